@@ -1,0 +1,68 @@
+//! The C compiler the CPython build calls: `xtask zig-cc ARGS` runs `zig cc` for
+//! wasm32-wasi with the few adjustments zig needs. Being the xtask binary itself, it needs
+//! no script on disk and no wrapper to keep in sync.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Changing what the wrapper does must rebuild CPython: this is part of the stage key.
+pub const WRAPPER_RECIPE: &str = "zig-cc v1: -target wasm32-wasi; drop -Wl,--stack-first; DATE/TIME from SOURCE_DATE_EPOCH";
+
+/// Set by the cpython stage in the environment of configure and make.
+pub const ZIG_ENV: &str = "PYLON_ZIG";
+
+pub fn zig_cc(args: Vec<OsString>) -> ExitCode {
+    let Some(zig) = std::env::var_os(ZIG_ENV) else {
+        eprintln!("xtask zig-cc: ${ZIG_ENV} is not set (this wrapper is run by the CPython build)");
+        return ExitCode::from(2);
+    };
+    let mut full: Vec<OsString> = vec!["cc".into(), "-target".into(), "wasm32-wasi".into()];
+    // zig's linker driver rejects --stack-first; the stack size flags still apply.
+    full.extend(args.iter().filter(|a| *a != "-Wl,--stack-first").cloned());
+    if args.iter().any(|a| a == "-c") {
+        // zig rejects __DATE__/__TIME__ (-Wdate-time); CPython takes DATE/TIME macros
+        // instead, which also makes the build info reproducible.
+        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let (date, time) = build_date_time(epoch);
+        full.push(format!("-DDATE=\"{date}\"").into());
+        full.push(format!("-DTIME=\"{time}\"").into());
+    }
+    match duct::cmd(zig, full).unchecked().run() {
+        Ok(out) => ExitCode::from(out.status.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(err) => {
+            eprintln!("xtask zig-cc: cannot run zig: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `__DATE__`/`__TIME__`-style strings (`Jan  1 2025`, `00:00:00`) for a Unix time.
+pub fn build_date_time(epoch: u64) -> (String, String) {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let date = format!("{} {:>2} {year}", MONTHS[(month - 1) as usize], day);
+    let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    (date, time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build_date_time;
+
+    #[test]
+    fn dates_like_the_c_preprocessor() {
+        assert_eq!(build_date_time(1_735_689_600), ("Jan  1 2025".into(), "00:00:00".into()));
+        assert_eq!(build_date_time(951_782_400 + 3_723), ("Feb 29 2000".into(), "01:02:03".into()));
+    }
+}

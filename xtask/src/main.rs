@@ -1,0 +1,118 @@
+//! `cargo xtask`: builds, composes, verifies and tests pylon.
+//!
+//! Data flows one way, one module per stage:
+//! `deps → cpython → stdlib → component → compose → manifest → verify`.
+
+mod bench;
+mod cc;
+mod component;
+mod compose;
+mod cpython;
+mod deps;
+mod digest;
+mod layout;
+mod manifest;
+mod pipeline;
+mod progress;
+mod repro;
+mod runner;
+mod smoke;
+mod stdlib;
+mod tasks;
+mod verify;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use layout::Profile;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, verify and test pylon", version)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Fetch the pinned inputs (zig, CPython's source) and check their sha256.
+    Deps {
+        /// Only check what is already in the cache; fetch nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Build `build/<profile>/pylon.wasm`, its stdlib and the manifest.
+    Build(BuildArgs),
+    /// Recompute the sha256 of every artifact on disk and compare with the manifest.
+    Verify {
+        #[arg(long, value_enum, default_value_t = Profile::Release)]
+        profile: Profile,
+        /// Print a JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build if stale, then run the `pylon` runner with ARGS.
+    Run {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Arguments for pylon (after `--`).
+        #[arg(last = true)]
+        args: Vec<OsString>,
+    },
+    /// Run cargo's tests, build, run the smoke tests and check reproducibility.
+    Test {
+        /// Skip the second build in another directory (the reproducibility check).
+        #[arg(long)]
+        no_repro: bool,
+    },
+    /// Build twice in two different directories and compare every artifact's sha256.
+    Repro,
+    /// Compare pylon with the native build python on startup and small workloads.
+    Bench {
+        /// Repetitions per measurement (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// The C compiler wrapper the CPython build calls (zig cc for wasm32-wasi).
+    #[command(hide = true)]
+    ZigCc {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct BuildArgs {
+    /// Which build: `release` (no DWARF, stripped) or `debug` (DWARF and names kept).
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    pub profile: Profile,
+    /// Rebuild every stage even when its inputs did not change.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep CPython's `test` package in the stdlib (for conformance runs).
+    #[arg(long)]
+    pub keep_tests: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<ExitCode> = match cli.task {
+        Task::ZigCc { args } => return cc::zig_cc(args),
+        Task::Deps { check } => tasks::deps(check).map(|_| ExitCode::SUCCESS),
+        Task::Build(args) => tasks::build(&args).map(|_| ExitCode::SUCCESS),
+        Task::Verify { profile, json } => tasks::verify(profile, json),
+        Task::Run { build, args } => tasks::run(&build, &args),
+        Task::Test { no_repro } => tasks::test(!no_repro).map(|_| ExitCode::SUCCESS),
+        Task::Repro => tasks::repro().map(|_| ExitCode::SUCCESS),
+        Task::Bench { runs } => tasks::bench(runs).map(|_| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

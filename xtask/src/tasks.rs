@@ -1,0 +1,130 @@
+//! The `cargo xtask` commands, each a short composition of the stages.
+
+use anyhow::{Context, Result, bail};
+use duct::cmd;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use crate::BuildArgs;
+use crate::layout::{Layout, Profile};
+use crate::manifest::Manifest;
+use crate::progress::Step;
+use crate::{bench, deps, pipeline, repro, runner, smoke, verify as verify_stage};
+
+pub fn deps(check_only: bool) -> Result<()> {
+    let layout = Layout::from_env()?;
+    let inputs = deps::prepare(&layout, check_only)?;
+    for pin in [&inputs.pins.zig, &inputs.pins.cpython] {
+        println!("{}: {} {} sha256 {} OK", pin.name, pin.package, pin.version, pin.sha256);
+    }
+    Ok(())
+}
+
+pub fn build(args: &BuildArgs) -> Result<()> {
+    pipeline::build(&Layout::from_env()?, args).map(|_| ())
+}
+
+pub fn verify(profile: Profile, json: bool) -> Result<ExitCode> {
+    let layout = Layout::from_env()?;
+    let manifest = Manifest::load(&layout.manifest_path(profile))?;
+    let report = verify_stage::check(&layout.root, &manifest)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.json())?);
+    } else {
+        report.print();
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub fn run(args: &BuildArgs, pylon_args: &[OsString]) -> Result<ExitCode> {
+    let layout = Layout::from_env()?;
+    pipeline::build(&layout, args)?;
+    let runner = runner::build(&layout)?;
+    let wasm = layout.profile_dir(args.profile).join("pylon.wasm");
+    let status = runner::run(&runner, &wasm, pylon_args)?;
+    Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+}
+
+/// cargo's tests, the build, the committed manifest, verify, the smoke tests, and
+/// (unless told not to) the reproducibility check.
+pub fn test(with_repro: bool) -> Result<()> {
+    let layout = Layout::from_env()?;
+    let cargo = runner::cargo();
+    let step = Step::start("cargo test (workspace)");
+    // The runner's tests build in release, sharing wasmtime with the runner binary.
+    cmd!(&cargo, "test", "--workspace", "--exclude", "pylon").dir(&layout.root).run().context("cargo test failed")?;
+    cmd!(&cargo, "test", "--release", "-p", "pylon").dir(&layout.root).run().context("cargo test -p pylon failed")?;
+    step.done();
+
+    let args = BuildArgs { profile: Profile::Release, force: false, keep_tests: false };
+    let built = pipeline::build(&layout, &args)?;
+    check_committed_manifest(&layout)?;
+
+    let report = verify_stage::check(&layout.root, &built.manifest)?;
+    report.print();
+    if !report.ok() {
+        bail!("verify failed right after the build");
+    }
+
+    let runner = runner::build(&layout)?;
+    let wasm = layout.profile_dir(Profile::Release).join("pylon.wasm");
+    let scratch = layout.cache.join("smoke");
+    let step = Step::start("smoke tests inside pylon");
+    let (mut passed, mut failed) = (0, 0);
+    for file in smoke::smoke_files(&layout.root)? {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let failures = smoke::run_one(&runner, &wasm, &file, &scratch)?;
+        if failures.is_empty() {
+            passed += 1;
+            println!("smoke {name} ... ok");
+        } else {
+            failed += 1;
+            println!("smoke {name} ... FAILED");
+            for f in failures {
+                println!("    {}", f.replace('\n', "\n    "));
+            }
+        }
+    }
+    step.done();
+    println!("smoke: {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} smoke test(s) failed");
+    }
+    if with_repro {
+        repro::check(&layout, &built)?;
+    }
+    Ok(())
+}
+
+/// The build must reproduce the committed manifest: otherwise either the change altered
+/// the artifacts (commit the new manifest so it is reviewed) or the build is not
+/// reproducible on this machine.
+fn check_committed_manifest(layout: &Layout) -> Result<()> {
+    if !layout.root.join(".git").exists() {
+        return Ok(());
+    }
+    let diff = cmd!("git", "diff", "--stat", "--", "caps-manifest.toml").dir(&layout.root).read()?;
+    if !diff.trim().is_empty() {
+        bail!(
+            "the build's caps-manifest.toml differs from the committed one ({}); \
+             review `git diff caps-manifest.toml` and commit it with the change that caused it",
+            diff.trim()
+        );
+    }
+    Ok(())
+}
+
+pub fn repro() -> Result<()> {
+    let layout = Layout::from_env()?;
+    let args = BuildArgs { profile: Profile::Release, force: false, keep_tests: false };
+    let built = pipeline::build(&layout, &args)?;
+    repro::check(&layout, &built)
+}
+
+pub fn bench(runs: usize) -> Result<()> {
+    let layout = Layout::from_env()?;
+    let args = BuildArgs { profile: Profile::Release, force: false, keep_tests: false };
+    let built = pipeline::build(&layout, &args)?;
+    let runner = runner::build(&layout)?;
+    bench::run(&layout, &built, &runner, runs)
+}
