@@ -57,7 +57,7 @@ pub fn native(layout: &Layout, inputs: &Inputs, force: bool) -> Result<NativePyt
     let step = Step::start(format!("native build python {} (logs in {})", inputs.pins.cpython.version, dir.display()));
     fresh_source_tree(&inputs.cpython_tarball, &dir)?;
     let env = [("SOURCE_DATE_EPOCH", inputs.pins.source_date_epoch.to_string())];
-    logged(&dir, "configure", cmd!("./configure"), &env)?;
+    logged(&dir, "configure", cmd!(dir.join("configure")), &env)?;
     logged(&dir, "make", cmd!("make", format!("-j{}", jobs())), &env)?;
     if !native.exe.exists() {
         bail!("native CPython build finished without {}", native.exe.display());
@@ -91,7 +91,7 @@ pub fn wasi(
         .add_str("native", &native.key)
         .add_str("config.site", &overrides)
         .add_str("setup.local", recipe.setup_local)
-        .add_str("cflags", recipe.profile.cflags())
+        .add_str("opt", recipe.profile.opt_flags())
         .add_str("wrapper", cc::WRAPPER_RECIPE)
         .add_str("epoch", &inputs.pins.source_date_epoch.to_string());
     let key = key.finish();
@@ -122,20 +122,25 @@ pub fn wasi(
         ("CC", format!("{} zig-cc", xtask.display())),
         ("AR", format!("{zig} ar")),
         ("RANLIB", format!("{zig} ranlib")),
+        ("OPT", recipe.profile.opt_flags().to_owned()),
         // In-tree paths are relative already; this catches the rest (e.g. __FILE__ in asserts).
-        ("CFLAGS", format!("{} -ffile-prefix-map={}=/cpython", recipe.profile.cflags(), dir.display())),
+        ("CFLAGS", format!("-ffile-prefix-map={}=/cpython", dir.display())),
+        // Never let configure find the build machine's libraries (zlib, sqlite, ...) through
+        // pkg-config: the result would depend on which -dev packages happen to be installed.
+        ("PKG_CONFIG_PATH", String::new()),
+        ("PKG_CONFIG_LIBDIR", dir.join("no-host-pkgconfig").display().to_string()),
         (cc::ZIG_ENV, zig.clone()),
         ("SOURCE_DATE_EPOCH", inputs.pins.source_date_epoch.to_string()),
     ];
     for (k, v) in inputs.zig.env() {
         env.push((k, v.display().to_string()));
     }
-    let build_triple = cmd!("./config.guess").dir(&dir).read().context("config.guess failed")?;
+    let build_triple = cmd!(dir.join("config.guess")).dir(&dir).read().context("config.guess failed")?;
     logged(
         &dir,
         "configure",
         cmd!(
-            "./configure",
+            dir.join("configure"),
             "--host=wasm32-wasip1",
             format!("--build={}", build_triple.trim()),
             format!("--with-build-python={}", native.exe.display()),

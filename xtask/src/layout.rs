@@ -20,11 +20,12 @@ impl Profile {
         }
     }
 
-    /// C flags of the WASI build for this profile.
-    pub fn cflags(self) -> &'static str {
+    /// CPython's `OPT` (optimisation and debug flags) for the WASI build of this profile;
+    /// configure's default would add `-g -O3`.
+    pub fn opt_flags(self) -> &'static str {
         match self {
-            Profile::Release => "-O2",
-            Profile::Debug => "-O1 -g",
+            Profile::Release => "-DNDEBUG -O2 -Wall",
+            Profile::Debug => "-DNDEBUG -O1 -g -Wall",
         }
     }
 }

@@ -21,7 +21,6 @@ pub struct Built {
     pub inputs: Inputs,
     pub native_python: PathBuf,
     pub manifest: Manifest,
-    pub manifest_path: PathBuf,
 }
 
 pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
@@ -99,7 +98,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         started.elapsed().as_secs_f64(),
         manifest_path.display()
     );
-    Ok(Built { inputs, native_python: native.exe, manifest, manifest_path })
+    Ok(Built { inputs, native_python: native.exe, manifest })
 }
 
 /// `Modules/Setup.local` for the WASI build.
