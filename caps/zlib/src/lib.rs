@@ -1,0 +1,1 @@
+//! The zlib cap (being written).

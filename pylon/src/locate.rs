@@ -1,0 +1,105 @@
+//! Finding the Python component and its stdlib.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+/// Where the build puts the component, relative to the repository root.
+const COMPONENT_REL: &str = "build/pylon.wasm";
+
+/// The component to run and the stdlib directory that belongs to it.
+#[derive(Debug)]
+pub struct Component {
+    /// Canonical (symlink-resolved) path of the `.wasm` file.
+    pub wasm: PathBuf,
+    /// `lib/` next to the canonical wasm file: `python313.zip` and `python3.13/lib-dynload/`.
+    pub stdlib: PathBuf,
+}
+
+/// `--wasm`, else `$PYLON_WASM`, else `build/pylon.wasm` upward from the current directory,
+/// else upward from the runner executable (which lives in `target/<profile>/` of the repo, so
+/// `pylon` works from anywhere when run straight out of the build tree).
+pub fn find_component(explicit: Option<&str>) -> Result<Component> {
+    let wasm = if let Some(p) = explicit {
+        existing_file(Path::new(p), "--wasm")?
+    } else if let Some(p) = env::var_os("PYLON_WASM").filter(|p| !p.is_empty()) {
+        existing_file(Path::new(&p), "$PYLON_WASM")?
+    } else {
+        let mut roots = Vec::new();
+        if let Ok(cwd) = env::current_dir() {
+            roots.push(cwd);
+        }
+        if let Some(dir) = env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            roots.push(dir);
+        }
+        match roots.iter().find_map(|r| search_upward(r)) {
+            Some(p) => p,
+            None => {
+                let looked: Vec<String> =
+                    roots.iter().map(|r| format!("{} and its parents", r.display())).collect();
+                bail!(
+                    "no Python component found (looked for {COMPONENT_REL} in {}; \
+                     --wasm and PYLON_WASM not set); run `cargo xtask build`",
+                    looked.join(", ")
+                );
+            }
+        }
+    };
+    let stdlib = wasm.parent().map(|d| d.join("lib")).unwrap_or_else(|| PathBuf::from("lib"));
+    if !stdlib.is_dir() {
+        bail!(
+            "the Python stdlib is missing: expected directory {} next to {}; \
+             run `cargo xtask build`",
+            stdlib.display(),
+            wasm.display()
+        );
+    }
+    Ok(Component { wasm, stdlib })
+}
+
+fn existing_file(p: &Path, source: &str) -> Result<PathBuf> {
+    match p.canonicalize() {
+        Ok(canon) if canon.is_file() => Ok(canon),
+        Ok(canon) => bail!("{} (from {source}) is not a file", canon.display()),
+        Err(e) => bail!(
+            "no Python component found at {} (from {source}): {e}; run `cargo xtask build`",
+            p.display()
+        ),
+    }
+}
+
+fn search_upward(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(COMPONENT_REL))
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn search_upward_finds_build_dir_and_resolves_symlinks() {
+        let root = env::temp_dir().join(format!("pylon-locate-test-{}", std::process::id()));
+        let deep = root.join("a/b/c");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::create_dir_all(root.join("real/lib")).unwrap();
+        std::fs::write(root.join("real/pylon.wasm"), b"\0asm").unwrap();
+        std::fs::create_dir_all(root.join("a/build")).unwrap();
+        std::os::unix::fs::symlink(root.join("real/pylon.wasm"), root.join("a/build/pylon.wasm"))
+            .unwrap();
+
+        let found = search_upward(&deep).unwrap();
+        assert_eq!(found, root.join("real/pylon.wasm").canonicalize().unwrap());
+        let c = find_component(Some(root.join("a/build/pylon.wasm").to_str().unwrap())).unwrap();
+        assert_eq!(c.stdlib, root.join("real/lib").canonicalize().unwrap());
+
+        let missing = find_component(Some("/nonexistent/pylon.wasm")).unwrap_err();
+        assert!(format!("{missing:#}").contains("at /nonexistent/pylon.wasm (from --wasm)"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,183 @@
+//! `pylon`: runs CPython 3.13 compiled to a WASI command component (`build/pylon.wasm`) on
+//! wasmtime, with a python-like command line and a deny-by-default sandbox.
+//!
+//! Exit status: Python's own (0..=255, carried by `wasi:cli/exit.exit-with-code`), 2 for
+//! runner usage/setup errors (like CPython's usage errors), 134 for wasm traps (CPython's
+//! `abort()` is a trap under WASI), 1 for other host-side failures while running.
+
+mod cache;
+mod cli;
+mod locate;
+mod run;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use cli::{Command, Options};
+use run::{Ended, Guest, Preopen};
+
+/// Keep in sync with the `=` pin in Cargo.toml (only used for `--version`).
+const WASMTIME_VERSION: &str = "50.0.1";
+/// Where the stdlib directory (`lib/` next to the component) appears in the guest.
+const GUEST_STDLIB: &str = "/usr/local/lib";
+
+fn main() -> ExitCode {
+    let code = real_main();
+    // Guest output goes through Rust's (line-buffered) stdout; make sure nothing is lost.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    ExitCode::from((code & 0xff) as u8)
+}
+
+fn real_main() -> i32 {
+    let mut args = Vec::new();
+    for (i, a) in std::env::args_os().skip(1).enumerate() {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(a) => {
+                // WASI arguments are Unicode strings; there is no way to pass raw bytes.
+                eprintln!("pylon: argument {} is not valid UTF-8: {}", i + 1, a.to_string_lossy());
+                return 2;
+            }
+        }
+    }
+    let opts = match cli::parse(&args) {
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            return 0;
+        }
+        Ok(Command::Version) => {
+            println!(
+                "pylon {} (wasmtime {WASMTIME_VERSION}; runs CPython 3.13 as a WASI component)",
+                env!("CARGO_PKG_VERSION")
+            );
+            return 0;
+        }
+        Ok(Command::Run(o)) => o,
+        Err(e) => {
+            eprintln!("pylon: {e}\nTry `pylon --help` for more information.");
+            return 2;
+        }
+    };
+    let guest = match prepare(opts) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("pylon: {e:#}");
+            return 2;
+        }
+    };
+
+    // Run on a thread with a big stack: the guest's wasm frames live on the native stack.
+    let worker = std::thread::Builder::new()
+        .name("pylon-guest".into())
+        .stack_size(run::THREAD_STACK)
+        .spawn(move || {
+            let mut cache = cache::Cache::new(cache::default_dir());
+            run::run(guest, &mut cache)
+        });
+    let result = match worker {
+        Ok(handle) => match handle.join() {
+            Ok(r) => r,
+            // The panic message has already been printed by the default hook.
+            Err(_) => return 101,
+        },
+        Err(e) => {
+            eprintln!("pylon: cannot start the guest thread: {e}");
+            return 2;
+        }
+    };
+    match result {
+        Ok(Ended::Exit(code)) => code,
+        Ok(Ended::Crashed { message, trap }) => {
+            let _ = std::io::stdout().flush();
+            if trap {
+                eprintln!("pylon: Python crashed (WebAssembly trap): {message}");
+                run::TRAP_EXIT
+            } else {
+                eprintln!("pylon: error while running Python: {message}");
+                1
+            }
+        }
+        Err(e) => {
+            eprintln!("pylon: {e:#}");
+            2
+        }
+    }
+}
+
+/// Resolves the component, argv, environment and mounts.
+fn prepare(opts: Options) -> Result<Guest> {
+    let component = locate::find_component(opts.wasm.as_deref())?;
+
+    let mut preopens = vec![Preopen {
+        host: component.stdlib.clone(),
+        guest: GUEST_STDLIB.to_owned(),
+        read_only: true,
+    }];
+    // (canonical host dir, guest path) of each user mount, to spot identity mappings.
+    let mut user_mounts = Vec::new();
+    for m in &opts.mounts {
+        let opt = if m.read_only { "--dir-ro" } else { "--dir" };
+        let host = Path::new(&m.host);
+        let canon = host.canonicalize().with_context(|| format!("{opt} {}", m.host))?;
+        if !canon.is_dir() {
+            bail!("{opt} {}: not a directory", m.host);
+        }
+        user_mounts.push((canon.clone(), m.guest.clone()));
+        preopens.push(Preopen { host: canon, guest: m.guest.clone(), read_only: m.read_only });
+    }
+
+    let mut python_args = opts.python_args;
+    if let Some(i) = opts.script_index {
+        let script = script_path(&python_args[i])?;
+        let dir = script.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let dir_str = dir
+            .to_str()
+            .with_context(|| format!("script directory {} is not valid UTF-8", dir.display()))?
+            .to_owned();
+        // Already visible at the same path through an identity `--dir`? Then keep the user's
+        // mount (which may be writable) and don't shadow it with a read-only one.
+        let covered = user_mounts
+            .iter()
+            .any(|(host, guest)| Path::new(guest) == host.as_path() && dir.starts_with(host));
+        if !covered {
+            preopens.push(Preopen { host: dir, guest: dir_str, read_only: true });
+        }
+        python_args[i] = script.to_str().context("script path is not valid UTF-8")?.to_owned();
+    }
+
+    let mut env = Vec::new();
+    for v in opts.env {
+        match v.value {
+            Some(value) => env.push((v.name, value)),
+            // `--env NAME`: copy from the host if set; silently skip otherwise.
+            None => match std::env::var(&v.name) {
+                Ok(value) => env.push((v.name, value)),
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    bail!("--env {}: the host value is not valid UTF-8", v.name)
+                }
+            },
+        }
+    }
+
+    let mut argv = Vec::with_capacity(python_args.len() + 1);
+    argv.push(cli::PYTHON_ARGV0.to_owned());
+    argv.extend(python_args);
+    Ok(Guest { wasm: component.wasm, argv, env, preopens, allow_net: opts.allow_net })
+}
+
+/// Canonical absolute path of the script, or CPython's own wording when it is missing.
+fn script_path(arg: &str) -> Result<PathBuf> {
+    Path::new(arg).canonicalize().or_else(|e| {
+        let shown = std::path::absolute(arg).unwrap_or_else(|_| PathBuf::from(arg));
+        let errno = e.raw_os_error().map(|n| format!("[Errno {n}] ")).unwrap_or_default();
+        let msg = e.to_string();
+        // Drop Rust's " (os error N)" suffix; CPython shows "[Errno N] message".
+        let msg = msg.split(" (os error").next().unwrap_or(&msg);
+        bail!("can't open file '{}': {errno}{msg}", shown.display())
+    })
+}

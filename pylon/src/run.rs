@@ -1,0 +1,139 @@
+//! Running the component: engine, WASI context and the exit-status protocol.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::cache::{Cache, Outcome};
+
+/// Maximum native stack the guest may use. CPython's own WASI test runner uses
+/// `max-wasm-stack=8388608`; wasmtime's default (512 KiB) makes deep but legal Python recursion
+/// trap instead of raising `RecursionError`.
+const MAX_WASM_STACK: usize = 8 << 20;
+/// The guest runs on a dedicated thread whose stack comfortably exceeds `MAX_WASM_STACK`
+/// (wasmtime needs headroom for host calls on top of the guest's frames). Untouched stack
+/// pages cost nothing.
+pub const THREAD_STACK: usize = MAX_WASM_STACK * 4;
+
+/// Exit status for a wasm trap, including CPython's `abort()` on a fatal error (wasi-libc
+/// implements `abort` as `unreachable`). 134 = 128 + SIGABRT, what a native python's abort gives
+/// in a shell and what `wasmtime run` uses.
+pub const TRAP_EXIT: i32 = 134;
+
+/// A directory to preopen, already resolved by the caller.
+pub struct Preopen {
+    pub host: PathBuf,
+    pub guest: String,
+    pub read_only: bool,
+}
+
+/// Everything the guest gets to see.
+pub struct Guest {
+    pub wasm: PathBuf,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub preopens: Vec<Preopen>,
+    pub allow_net: bool,
+}
+
+/// How the guest ended, as far as the process exit status is concerned.
+pub enum Ended {
+    /// `exit-with-code` / `exit` / normal return: the guest's own status.
+    Exit(i32),
+    /// Trap or host error: message already formatted, exit status chosen by `main`.
+    Crashed { message: String, trap: bool },
+}
+
+struct Host {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    config.max_wasm_stack(MAX_WASM_STACK);
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("creating the wasmtime engine")
+}
+
+fn wasi_ctx(g: &Guest) -> Result<WasiCtx> {
+    let mut b = WasiCtxBuilder::new();
+    // Only what the user granted: no inherited env, no host dirs unless preopened, no network.
+    b.inherit_stdio()
+        // Synchronous embedding: do filesystem calls on this thread instead of bouncing each
+        // one through tokio's blocking pool (CPython start-up does hundreds of stats/opens).
+        .allow_blocking_current_thread(true)
+        .args(&g.argv)
+        .envs(&g.env);
+    for p in &g.preopens {
+        let perms = if p.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+        b.preopened_dir(&p.host, &p.guest, perms)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot mount {} at {}", p.host.display(), p.guest))?;
+    }
+    if g.allow_net {
+        b.inherit_network().allow_ip_name_lookup(true).allow_tcp(true).allow_udp(true);
+    } else {
+        b.allow_ip_name_lookup(false).allow_tcp(false).allow_udp(false);
+    }
+    Ok(b.build())
+}
+
+/// Loads (from cache or by compiling), instantiates and runs the component.
+/// `Err` means we never got to run it (setup problem).
+pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
+    let debug = std::env::var_os("PYLON_DEBUG_CACHE").is_some_and(|v| v != "0" && !v.is_empty());
+    let t0 = Instant::now();
+    let engine = engine()?;
+    let (component, outcome) = cache.load(&engine, &g.wasm)?;
+    if debug {
+        let what = match outcome {
+            Outcome::Hit => "cache hit",
+            Outcome::Compiled => "compiled and cached",
+            Outcome::Uncached => "compiled (no cache)",
+        };
+        eprintln!("pylon: {what}: {} in {:.1?}", g.wasm.display(), t0.elapsed());
+    }
+
+    let mut linker = Linker::<Host>::new(&engine);
+    // The sync p2 linker includes `wasi:cli/exit.exit-with-code` (stable since WASI 0.2.12),
+    // which the preview1 command adapter's `proc_exit` uses for statuses other than 0.
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .map_err(anyhow::Error::from)
+        .context("linking WASI")?;
+    let mut store = Store::new(&engine, Host { ctx: wasi_ctx(&g)?, table: ResourceTable::new() });
+    let command = Command::instantiate(&mut store, &component, &linker)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("instantiating {}", g.wasm.display()))?;
+    if debug {
+        eprintln!("pylon: ready to run after {:.1?}", t0.elapsed());
+    }
+
+    Ok(match command.wasi_cli_run().call_run(&mut store) {
+        Ok(Ok(())) => Ended::Exit(0),
+        Ok(Err(())) => Ended::Exit(1),
+        Err(e) => classify(e),
+    })
+}
+
+fn classify(e: wasmtime::Error) -> Ended {
+    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        return Ended::Exit(exit.0);
+    }
+    let trap = e.downcast_ref::<wasmtime::Trap>().is_some();
+    // `{:?}` includes the cause chain and the wasm backtrace, which is what one needs to
+    // make sense of a crash.
+    Ended::Crashed { message: format!("{e:?}"), trap }
+}
