@@ -12,6 +12,8 @@
 mod emit;
 mod model;
 mod runtime;
+#[cfg(test)]
+mod tests;
 
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
