@@ -10,6 +10,7 @@ mod compose;
 mod cpython;
 mod deps;
 mod digest;
+mod r#gen;
 mod layout;
 mod manifest;
 mod pipeline;

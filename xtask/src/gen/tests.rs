@@ -1,0 +1,141 @@
+use super::{ExtSpec, Generated, generate, import_world};
+use std::path::{Path, PathBuf};
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gen/testdata").join(name)
+}
+
+fn alltypes_spec(dir: PathBuf) -> ExtSpec {
+    ExtSpec {
+        module: "_alltypes".into(),
+        wit_dirs: vec![dir],
+        interfaces: vec!["pylon:alltypes/alltypes@0.1.0".into()],
+    }
+}
+
+fn file<'g>(g: &'g Generated, name: &str) -> &'g str {
+    &g.files.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name}")).1
+}
+
+#[test]
+fn alltypes_module_c() {
+    let g = generate(&alltypes_spec(testdata("alltypes"))).unwrap();
+    assert_eq!(g.world, "alltypes-ext");
+    let names: Vec<_> = g.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["_alltypes.c", "alltypes_ext.c", "alltypes_ext.h"]);
+    assert_eq!(g.c_sources, ["_alltypes.c", "alltypes_ext.c"]);
+    insta::with_settings!({ prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("alltypes_module_c", file(&g, "_alltypes.c"));
+    });
+}
+
+#[test]
+fn output_is_deterministic() {
+    let a = generate(&alltypes_spec(testdata("alltypes"))).unwrap();
+    assert_eq!(a, generate(&alltypes_spec(testdata("alltypes"))).unwrap());
+    // Nor does it depend on where the WIT is.
+    let copy = std::env::temp_dir().join(format!("pylon-gen-determinism-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(testdata("alltypes/alltypes.wit"), copy.join("alltypes.wit")).unwrap();
+    let b = generate(&alltypes_spec(copy.clone()));
+    std::fs::remove_dir_all(&copy).unwrap();
+    assert_eq!(a, b.unwrap());
+}
+
+#[test]
+fn synthesized_world() {
+    let (resolve, world) = import_world(&alltypes_spec(testdata("alltypes"))).unwrap();
+    let w = &resolve.worlds[world];
+    assert_eq!(w.name, "alltypes-ext");
+    let imports: Vec<_> = w.imports.keys().map(|k| resolve.name_world_key(k)).collect();
+    // The dependency comes first, implicitly.
+    assert_eq!(imports, ["pylon:alltypes/shared@0.1.0", "pylon:alltypes/alltypes@0.1.0"]);
+    assert!(w.exports.is_empty());
+    let pkg = &resolve.packages[w.package.unwrap()];
+    assert_eq!(pkg.name.to_string(), "pylon-ext:alltypes");
+}
+
+#[test]
+fn listing_a_dependency_too() {
+    let mut spec = alltypes_spec(testdata("alltypes"));
+    spec.interfaces.insert(0, "pylon:alltypes/shared@0.1.0".into());
+    let g = generate(&spec).unwrap();
+    let c = file(&g, "_alltypes.c");
+    // One Python type per resource and record, whichever interface names them.
+    assert_eq!(c.matches("PyType_FromSpec(&pylon_Counter_spec)").count(), 1);
+    assert_eq!(c.matches("PyStructSequence_NewType(&pylon_Point_desc)").count(), 1);
+}
+
+#[test]
+fn zlib_cap() {
+    let spec = ExtSpec {
+        module: "_zlib_cap".into(),
+        wit_dirs: vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../caps/zlib/wit")],
+        interfaces: vec!["pylon:zlib/zlib@0.1.0".into()],
+    };
+    let g = generate(&spec).unwrap();
+    assert_eq!(g.world, "zlib-cap-ext");
+    let names: Vec<_> = g.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["_zlib_cap.c", "zlib_cap_ext.c", "zlib_cap_ext.h"]);
+    let c = file(&g, "_zlib_cap.c");
+    assert!(c.contains("PyInit__zlib_cap(void)"));
+    assert!(c.contains("\"unconsumed_tail\""));
+}
+
+fn err(spec: &ExtSpec) -> String {
+    format!("{:#}", generate(spec).unwrap_err())
+}
+
+#[test]
+fn python_name_clash_names_both_interfaces() {
+    let spec = ExtSpec {
+        module: "_collide".into(),
+        wit_dirs: vec![testdata("collide")],
+        interfaces: vec!["pylon:collide/one".into(), "pylon:collide/two".into()],
+    };
+    let e = err(&spec);
+    assert!(e.contains("`ping`") && e.contains("pylon:collide/one") && e.contains("pylon:collide/two"), "{e}");
+}
+
+#[test]
+fn resource_method_named_close_is_rejected() {
+    let spec = ExtSpec {
+        module: "_collide".into(),
+        wit_dirs: vec![testdata("collide")],
+        interfaces: vec!["pylon:collide/methods".into()],
+    };
+    let e = err(&spec);
+    assert!(e.contains("`close`") && e.contains("File"), "{e}");
+}
+
+#[test]
+fn bad_specs() {
+    let mut spec = alltypes_spec(testdata("alltypes"));
+    spec.interfaces = vec!["pylon:alltypes/nope@0.1.0".into()];
+    assert!(err(&spec).contains("has no interface `nope`"), "{}", err(&spec));
+    spec.interfaces = vec!["pylon:other/x".into()];
+    assert!(err(&spec).contains("no WIT package `pylon:other`"), "{}", err(&spec));
+    spec.interfaces = vec!["alltypes".into()];
+    assert!(err(&spec).contains("not a fully qualified interface"), "{}", err(&spec));
+    let mut spec = alltypes_spec(testdata("alltypes"));
+    spec.module = "_Bad-Name".into();
+    assert!(err(&spec).contains("module name"), "{}", err(&spec));
+}
+
+/// Writes the generated files under `$PYLON_GEN_DUMP/<module>/` (for compiling them by hand).
+#[test]
+fn dump() {
+    let Some(out) = std::env::var_os("PYLON_GEN_DUMP") else { return };
+    let zlib = ExtSpec {
+        module: "_zlib_cap".into(),
+        wit_dirs: vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../caps/zlib/wit")],
+        interfaces: vec!["pylon:zlib/zlib@0.1.0".into()],
+    };
+    for spec in [alltypes_spec(testdata("alltypes")), zlib] {
+        let dir = Path::new(&out).join(&spec.module);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in generate(&spec).unwrap().files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+    }
+}
