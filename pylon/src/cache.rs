@@ -68,13 +68,18 @@ impl Cache {
             return Ok((compile(engine, &read_wasm(wasm)?)?, Outcome::Uncached));
         };
         if let Err(e) = fs::create_dir_all(dir.join("index")) {
-            self.warn(format_args!("cannot create cache directory {}: {e}", dir.display()));
+            self.warn(format_args!(
+                "cannot create cache directory {}: {e}",
+                dir.display()
+            ));
             return Ok((compile(engine, &read_wasm(wasm)?)?, Outcome::Uncached));
         }
 
         let meta = fs::metadata(wasm).with_context(|| format!("reading {}", wasm.display()))?;
         let stamp = Stamp::of(&meta);
-        let index_file = dir.join("index").join(&hex(&Sha256::digest(path_bytes(wasm)))[..32]);
+        let index_file = dir
+            .join("index")
+            .join(&hex(&Sha256::digest(path_bytes(wasm)))[..32]);
 
         // The component bytes, if we had to read them to hash them.
         let mut bytes = None;
@@ -165,7 +170,11 @@ impl Stamp {
         let ino = std::os::unix::fs::MetadataExt::ino(meta);
         #[cfg(not(unix))]
         let ino = 0;
-        Stamp { size: meta.len(), mtime_ns, ino }
+        Stamp {
+            size: meta.len(),
+            mtime_ns,
+            ino,
+        }
     }
 }
 
@@ -205,7 +214,10 @@ impl Hasher for ShaHasher {
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().context("cache path has no parent")?;
-    let name = path.file_name().context("cache path has no file name")?.to_string_lossy();
+    let name = path
+        .file_name()
+        .context("cache path has no file name")?
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
@@ -244,14 +256,29 @@ mod tests {
 
     #[test]
     fn dir_precedence() {
-        let env = |vars: &'static [(&'static str, &'static str)]| {
-            move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
-        };
-        let all = [("PYLON_CACHE_DIR", "/c"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+        fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.into())
+        }
+        let all = [
+            ("PYLON_CACHE_DIR", "/c"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
         assert_eq!(dir_from(env(&all)), Some(PathBuf::from("/c")));
-        let empty_pylon = [("PYLON_CACHE_DIR", ""), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+        let empty_pylon = [
+            ("PYLON_CACHE_DIR", ""),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
         assert_eq!(dir_from(env(&empty_pylon)), Some(PathBuf::from("/x/pylon")));
-        assert_eq!(dir_from(env(&[("HOME", "/h")])), Some(PathBuf::from("/h/.cache/pylon")));
+        assert_eq!(
+            dir_from(env(&[("HOME", "/h")])),
+            Some(PathBuf::from("/h/.cache/pylon"))
+        );
         assert_eq!(dir_from(env(&[])), None);
     }
 
@@ -273,9 +300,46 @@ mod tests {
         );
         write_atomic(&idx, entry.as_bytes()).unwrap();
         assert_eq!(read_index(&idx, &wasm, &stamp), Some(sha));
-        let changed = Stamp { size: stamp.size + 1, ..stamp };
+        let changed = Stamp {
+            size: stamp.size + 1,
+            ..stamp
+        };
         assert_eq!(read_index(&idx, &wasm, &changed), None);
         assert_eq!(read_index(&idx, &dir.join("other.wasm"), &changed), None);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The smallest valid component: magic + component-model version/layer.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    #[test]
+    fn load_compiles_then_hits_and_recovers() {
+        let root = std::env::temp_dir().join(format!("pylon-cache-load-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        let wasm = root.join("c.wasm");
+        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
+        let engine = Engine::default();
+        let mut cache = Cache::new(Some(root.join("cache")));
+
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Compiled);
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Hit);
+
+        // A corrupt artifact is recompiled and overwritten.
+        let artifact = fs::read_dir(root.join("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .unwrap();
+        fs::write(&artifact, b"garbage").unwrap();
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Compiled);
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Hit);
+        assert!(!cache.warned);
+
+        // An unusable cache directory only costs speed.
+        let mut broken = Cache::new(Some(wasm.join("not-a-dir")));
+        assert_eq!(broken.load(&engine, &wasm).unwrap().1, Outcome::Uncached);
+        assert!(broken.warned);
+        fs::remove_dir_all(&root).unwrap();
     }
 }

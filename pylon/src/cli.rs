@@ -43,6 +43,7 @@ Python options (passed to Python unchanged):
 Environment:
   PYLON_WASM        component to run when --wasm is not given
   PYLON_CACHE_DIR   compiled-code cache (default $XDG_CACHE_HOME/pylon or ~/.cache/pylon)
+  PYLON_DEBUG_CACHE=1  report cache hit/miss and load time on stderr
 
 Exit status: Python's exit status; 2 for runner usage/setup errors; 134 if the
 WebAssembly code traps (e.g. a Python fatal error, which aborts).
@@ -175,7 +176,11 @@ fn parse_mount(value: &str, read_only: bool) -> Result<Mount, UsageError> {
     if guest.is_empty() {
         return err(format!("{opt} {value}: empty guest directory"));
     }
-    Ok(Mount { host: host.to_owned(), guest: guest.to_owned(), read_only })
+    Ok(Mount {
+        host: host.to_owned(),
+        guest: guest.to_owned(),
+        read_only,
+    })
 }
 
 fn parse_env(value: &str) -> Result<EnvVar, UsageError> {
@@ -186,7 +191,10 @@ fn parse_env(value: &str) -> Result<EnvVar, UsageError> {
     if name.is_empty() {
         return err(format!("--env {value}: expected NAME=VALUE"));
     }
-    Ok(EnvVar { name: name.to_owned(), value: val })
+    Ok(EnvVar {
+        name: name.to_owned(),
+        value: val,
+    })
 }
 
 /// CPython 3.13 short options that take no argument.
@@ -298,7 +306,10 @@ mod tests {
         assert_eq!(parse(&args(&["--help"])), Ok(Command::Help));
         assert_eq!(parse(&args(&["-h"])), Ok(Command::Help));
         assert_eq!(parse(&args(&["--version"])), Ok(Command::Version));
-        assert_eq!(parse(&args(&["--allow-net", "--help", "-c", "x"])), Ok(Command::Help));
+        assert_eq!(
+            parse(&args(&["--allow-net", "--help", "-c", "x"])),
+            Ok(Command::Help)
+        );
         // After the runner part these belong to Python.
         let o = run(&["-I", "--version"]);
         assert_eq!(o.python_args, args(&["-I", "--version"]));
@@ -332,16 +343,33 @@ mod tests {
         assert_eq!(
             o.mounts,
             vec![
-                Mount { host: "data".into(), guest: "data".into(), read_only: false },
-                Mount { host: "/srv/in".into(), guest: "/in".into(), read_only: true },
+                Mount {
+                    host: "data".into(),
+                    guest: "data".into(),
+                    read_only: false
+                },
+                Mount {
+                    host: "/srv/in".into(),
+                    guest: "/in".into(),
+                    read_only: true
+                },
             ]
         );
         assert_eq!(
             o.env,
             vec![
-                EnvVar { name: "A".into(), value: Some("1".into()) },
-                EnvVar { name: "B".into(), value: Some("x=y".into()) },
-                EnvVar { name: "HOME".into(), value: None },
+                EnvVar {
+                    name: "A".into(),
+                    value: Some("1".into())
+                },
+                EnvVar {
+                    name: "B".into(),
+                    value: Some("x=y".into())
+                },
+                EnvVar {
+                    name: "HOME".into(),
+                    value: None
+                },
             ]
         );
         assert!(o.allow_net);
@@ -355,13 +383,20 @@ mod tests {
         let m = |s: &str| parse_mount(s, false);
         assert_eq!(
             m("/a/b::/g").unwrap(),
-            Mount { host: "/a/b".into(), guest: "/g".into(), read_only: false }
+            Mount {
+                host: "/a/b".into(),
+                guest: "/g".into(),
+                read_only: false
+            }
         );
         assert_eq!(m(".").unwrap().guest, ".");
         // Only the first `::` separates; Windows-free paths rarely contain it anyway.
         assert_eq!(m("a::b::c").unwrap().guest, "b::c");
         assert_eq!(m("::/g").unwrap_err().0, "--dir ::/g: empty host directory");
-        assert_eq!(m("/h::").unwrap_err().0, "--dir /h::: empty guest directory");
+        assert_eq!(
+            m("/h::").unwrap_err().0,
+            "--dir /h::: empty guest directory"
+        );
         assert!(parse_mount("x", true).unwrap().read_only);
     }
 
@@ -378,7 +413,10 @@ mod tests {
         assert_eq!(usage_err(&["--bogus"]), "unknown option --bogus");
         assert_eq!(usage_err(&["-Z"]), "unknown option -Z");
         assert_eq!(usage_err(&["-c"]), "Argument expected for the -c option");
-        assert_eq!(usage_err(&["-I", "-m"]), "Argument expected for the -m option");
+        assert_eq!(
+            usage_err(&["-I", "-m"]),
+            "Argument expected for the -m option"
+        );
         assert_eq!(usage_err(&["-X"]), "Argument expected for the -X option");
     }
 
@@ -388,7 +426,9 @@ mod tests {
         assert_eq!(o.script_index, Some(0));
         assert_eq!(o.python_args, args(&["script.py", "-c", "x"]));
 
-        let o = run(&["--dir", "d", "-I", "-X", "utf8", "-Wignore", "-OO", "s.py", "a"]);
+        let o = run(&[
+            "--dir", "d", "-I", "-X", "utf8", "-Wignore", "-OO", "s.py", "a",
+        ]);
         assert_eq!(o.script_index, Some(5));
         assert_eq!(o.python_args[5], "s.py");
 

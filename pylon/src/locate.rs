@@ -30,14 +30,19 @@ pub fn find_component(explicit: Option<&str>) -> Result<Component> {
         if let Ok(cwd) = env::current_dir() {
             roots.push(cwd);
         }
-        if let Some(dir) = env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        if let Some(dir) = env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_path_buf))
+        {
             roots.push(dir);
         }
         match roots.iter().find_map(|r| search_upward(r)) {
             Some(p) => p,
             None => {
-                let looked: Vec<String> =
-                    roots.iter().map(|r| format!("{} and its parents", r.display())).collect();
+                let looked: Vec<String> = roots
+                    .iter()
+                    .map(|r| format!("{} and its parents", r.display()))
+                    .collect();
                 bail!(
                     "no Python component found (looked for {COMPONENT_REL} in {}; \
                      --wasm and PYLON_WASM not set); run `cargo xtask build`",
@@ -46,7 +51,10 @@ pub fn find_component(explicit: Option<&str>) -> Result<Component> {
             }
         }
     };
-    let stdlib = wasm.parent().map(|d| d.join("lib")).unwrap_or_else(|| PathBuf::from("lib"));
+    let stdlib = wasm
+        .parent()
+        .map(|d| d.join("lib"))
+        .unwrap_or_else(|| PathBuf::from("lib"));
     if !stdlib.is_dir() {
         bail!(
             "the Python stdlib is missing: expected directory {} next to {}; \
@@ -90,8 +98,11 @@ mod tests {
         std::fs::create_dir_all(root.join("real/lib")).unwrap();
         std::fs::write(root.join("real/pylon.wasm"), b"\0asm").unwrap();
         std::fs::create_dir_all(root.join("a/build")).unwrap();
-        std::os::unix::fs::symlink(root.join("real/pylon.wasm"), root.join("a/build/pylon.wasm"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            root.join("real/pylon.wasm"),
+            root.join("a/build/pylon.wasm"),
+        )
+        .unwrap();
 
         let found = search_upward(&deep).unwrap();
         assert_eq!(found, root.join("real/pylon.wasm").canonicalize().unwrap());

@@ -1,7 +1,8 @@
 //! `pylon`: runs CPython 3.13 compiled to a WASI command component (`build/pylon.wasm`) on
 //! wasmtime, with a python-like command line and a deny-by-default sandbox.
 //!
-//! Exit status: Python's own (0..=255, carried by `wasi:cli/exit.exit-with-code`), 2 for
+//! Exit status: Python's own (0..=255 when the component's adapter reports it through
+//! `wasi:cli/exit.exit-with-code`; only 0/1 through the stock adapter's `exit(result)`), 2 for
 //! runner usage/setup errors (like CPython's usage errors), 134 for wasm traps (CPython's
 //! `abort()` is a trap under WASI), 1 for other host-side failures while running.
 
@@ -39,7 +40,11 @@ fn real_main() -> i32 {
             Ok(s) => args.push(s),
             Err(a) => {
                 // WASI arguments are Unicode strings; there is no way to pass raw bytes.
-                eprintln!("pylon: argument {} is not valid UTF-8: {}", i + 1, a.to_string_lossy());
+                eprintln!(
+                    "pylon: argument {} is not valid UTF-8: {}",
+                    i + 1,
+                    a.to_string_lossy()
+                );
                 return 2;
             }
         }
@@ -122,18 +127,30 @@ fn prepare(opts: Options) -> Result<Guest> {
     for m in &opts.mounts {
         let opt = if m.read_only { "--dir-ro" } else { "--dir" };
         let host = Path::new(&m.host);
-        let canon = host.canonicalize().with_context(|| format!("{opt} {}", m.host))?;
+        let canon = host
+            .canonicalize()
+            .with_context(|| format!("{opt} {}", m.host))?;
         if !canon.is_dir() {
             bail!("{opt} {}: not a directory", m.host);
         }
         user_mounts.push((canon.clone(), m.guest.clone()));
-        preopens.push(Preopen { host: canon, guest: m.guest.clone(), read_only: m.read_only });
+        preopens.push(Preopen {
+            host: canon,
+            guest: m.guest.clone(),
+            read_only: m.read_only,
+        });
     }
 
     let mut python_args = opts.python_args;
     if let Some(i) = opts.script_index {
         let script = script_path(&python_args[i])?;
-        let dir = script.parent().unwrap_or(Path::new("/")).to_path_buf();
+        // A file: its directory (so sibling modules import, as sys.path[0] is that directory).
+        // A directory with `__main__.py`: just that directory.
+        let dir = if script.is_dir() {
+            script.clone()
+        } else {
+            script.parent().unwrap_or(Path::new("/")).to_path_buf()
+        };
         let dir_str = dir
             .to_str()
             .with_context(|| format!("script directory {} is not valid UTF-8", dir.display()))?
@@ -144,9 +161,16 @@ fn prepare(opts: Options) -> Result<Guest> {
             .iter()
             .any(|(host, guest)| Path::new(guest) == host.as_path() && dir.starts_with(host));
         if !covered {
-            preopens.push(Preopen { host: dir, guest: dir_str, read_only: true });
+            preopens.push(Preopen {
+                host: dir,
+                guest: dir_str,
+                read_only: true,
+            });
         }
-        python_args[i] = script.to_str().context("script path is not valid UTF-8")?.to_owned();
+        python_args[i] = script
+            .to_str()
+            .context("script path is not valid UTF-8")?
+            .to_owned();
     }
 
     let mut env = Vec::new();
@@ -167,14 +191,23 @@ fn prepare(opts: Options) -> Result<Guest> {
     let mut argv = Vec::with_capacity(python_args.len() + 1);
     argv.push(cli::PYTHON_ARGV0.to_owned());
     argv.extend(python_args);
-    Ok(Guest { wasm: component.wasm, argv, env, preopens, allow_net: opts.allow_net })
+    Ok(Guest {
+        wasm: component.wasm,
+        argv,
+        env,
+        preopens,
+        allow_net: opts.allow_net,
+    })
 }
 
 /// Canonical absolute path of the script, or CPython's own wording when it is missing.
 fn script_path(arg: &str) -> Result<PathBuf> {
     Path::new(arg).canonicalize().or_else(|e| {
         let shown = std::path::absolute(arg).unwrap_or_else(|_| PathBuf::from(arg));
-        let errno = e.raw_os_error().map(|n| format!("[Errno {n}] ")).unwrap_or_default();
+        let errno = e
+            .raw_os_error()
+            .map(|n| format!("[Errno {n}] "))
+            .unwrap_or_default();
         let msg = e.to_string();
         // Drop Rust's " (os error N)" suffix; CPython shows "[Errno N] message".
         let msg = msg.split(" (os error").next().unwrap_or(&msg);

@@ -43,7 +43,7 @@ pub struct Guest {
 
 /// How the guest ended, as far as the process exit status is concerned.
 pub enum Ended {
-    /// `exit-with-code` / `exit` / normal return: the guest's own status.
+    /// `exit-with-code(n)` → n, `exit(ok|err)` → 0|1, normal return → 0.
     Exit(i32),
     /// Trap or host error: message already formatted, exit status chosen by `main`.
     Crashed { message: String, trap: bool },
@@ -56,13 +56,19 @@ struct Host {
 
 impl WasiView for Host {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
     }
 }
 
 fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.max_wasm_stack(MAX_WASM_STACK);
+    // Unused (we run synchronously), but wasmtime-wasi compiles in wasmtime's `async` feature
+    // and wasmtime then insists that fiber stacks could hold `max_wasm_stack`.
+    config.async_stack_size(MAX_WASM_STACK + (1 << 20));
     Engine::new(&config)
         .map_err(anyhow::Error::from)
         .context("creating the wasmtime engine")
@@ -78,15 +84,24 @@ fn wasi_ctx(g: &Guest) -> Result<WasiCtx> {
         .args(&g.argv)
         .envs(&g.env);
     for p in &g.preopens {
-        let perms = if p.read_only { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+        let perms = if p.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
         b.preopened_dir(&p.host, &p.guest, perms)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot mount {} at {}", p.host.display(), p.guest))?;
     }
     if g.allow_net {
-        b.inherit_network().allow_ip_name_lookup(true).allow_tcp(true).allow_udp(true);
+        b.inherit_network()
+            .allow_ip_name_lookup(true)
+            .allow_tcp(true)
+            .allow_udp(true);
     } else {
-        b.allow_ip_name_lookup(false).allow_tcp(false).allow_udp(false);
+        b.allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false);
     }
     Ok(b.build())
 }
@@ -104,16 +119,29 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
             Outcome::Compiled => "compiled and cached",
             Outcome::Uncached => "compiled (no cache)",
         };
-        eprintln!("pylon: {what}: {} in {:.1?}", g.wasm.display(), t0.elapsed());
+        eprintln!(
+            "pylon: {what}: {} in {:.1?}",
+            g.wasm.display(),
+            t0.elapsed()
+        );
     }
 
     let mut linker = Linker::<Host>::new(&engine);
-    // The sync p2 linker includes `wasi:cli/exit.exit-with-code` (stable since WASI 0.2.12),
-    // which the preview1 command adapter's `proc_exit` uses for statuses other than 0.
+    // The sync p2 linker includes `wasi:cli/exit.exit-with-code` (stable since WASI 0.2.12, no
+    // unstable LinkOptions needed). The stock preview1 command adapter 50.0.1 only imports
+    // `exit(result)`, so its `proc_exit(n)` collapses every n != 0 to 1; a component built
+    // with an adapter whose `proc_exit` calls `exit-with-code(n)` gets full 0..=255 statuses
+    // here without any runner change. Both surface as `I32Exit`.
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .map_err(anyhow::Error::from)
         .context("linking WASI")?;
-    let mut store = Store::new(&engine, Host { ctx: wasi_ctx(&g)?, table: ResourceTable::new() });
+    let mut store = Store::new(
+        &engine,
+        Host {
+            ctx: wasi_ctx(&g)?,
+            table: ResourceTable::new(),
+        },
+    );
     let command = Command::instantiate(&mut store, &component, &linker)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("instantiating {}", g.wasm.display()))?;
@@ -133,7 +161,23 @@ fn classify(e: wasmtime::Error) -> Ended {
         return Ended::Exit(exit.0);
     }
     let trap = e.downcast_ref::<wasmtime::Trap>().is_some();
-    // `{:?}` includes the cause chain and the wasm backtrace, which is what one needs to
-    // make sense of a crash.
-    Ended::Crashed { message: format!("{e:?}"), trap }
+    // The root cause ("wasm trap: ...") plus the wasm backtrace, which names CPython's C
+    // functions; not `{:?}`, which would add the host's Rust backtrace under RUST_BACKTRACE.
+    let mut message = e.root_cause().to_string();
+    if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+        // The component is stripped, so frames are mostly `<wasm function N>`: keep the
+        // innermost ones, which locate the crash, and don't bury the message.
+        const MAX_LINES: usize = 16;
+        let text = bt.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        message.push('\n');
+        message.push_str(&lines[..lines.len().min(MAX_LINES)].join("\n"));
+        if lines.len() > MAX_LINES {
+            message.push_str(&format!(
+                "\n    ... {} more frames",
+                lines.len() - MAX_LINES
+            ));
+        }
+    }
+    Ended::Crashed { message, trap }
 }

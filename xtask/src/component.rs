@@ -14,10 +14,16 @@ use crate::layout::Profile;
 pub const RECIPE: &str = "component v1: strip, wit-component 0.258.3, preview1 command adapter 50.0.1";
 
 /// Returns the component bytes for the core module at `python_wasm`.
-pub fn core_component(python_wasm: &Path, profile: Profile) -> Result<Vec<u8>> {
+/// `embed` adds the component-type metadata of the caps the module imports.
+pub fn core_component(
+    python_wasm: &Path,
+    profile: Profile,
+    embed: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<Vec<u8>> {
     let module = std::fs::read(python_wasm).with_context(|| format!("cannot read {}", python_wasm.display()))?;
-    let module = strip_custom_sections(&module, profile == Profile::Debug)
+    let mut module = strip_custom_sections(&module, profile == Profile::Debug)
         .with_context(|| format!("cannot parse {}", python_wasm.display()))?;
+    embed(&mut module)?;
     wit_component::ComponentEncoder::default()
         .validate(true)
         .module(&module)?

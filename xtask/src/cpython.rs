@@ -73,6 +73,8 @@ pub struct WasiRecipe<'a> {
     pub profile: Profile,
     /// The generated `Modules/Setup.local`.
     pub setup_local: &'a str,
+    /// Files added to the tree (the extensions' C): (path in the tree, contents).
+    pub tree_files: &'a [(String, Vec<u8>)],
 }
 
 pub fn wasi(
@@ -94,6 +96,9 @@ pub fn wasi(
         .add_str("opt", recipe.profile.opt_flags())
         .add_str("wrapper", cc::WRAPPER_RECIPE)
         .add_str("epoch", &inputs.pins.source_date_epoch.to_string());
+    for (path, bytes) in recipe.tree_files {
+        key.add_str("tree-file", path).add("contents", bytes);
+    }
     let key = key.finish();
     let name = format!("cpython-wasi-{}", recipe.profile.name());
     let dir = stage_dir(layout, &name, &key);
@@ -114,6 +119,11 @@ pub fn wasi(
     let config_site = dir.join("pylon-config.site");
     fs::write(&config_site, format!("{upstream_site}\n# deps/config.site-wasi\n{overrides}"))?;
     fs::write(dir.join("Modules/Setup.local"), recipe.setup_local)?;
+    for (path, bytes) in recipe.tree_files {
+        let file = dir.join(path);
+        fs::create_dir_all(file.parent().unwrap())?;
+        fs::write(&file, bytes)?;
+    }
 
     let xtask = std::env::current_exe().context("cannot find the xtask binary for the zig-cc wrapper")?;
     let zig = inputs.zig.exe.display().to_string();

@@ -4,9 +4,10 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// The build profiles of the CPython core.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Profile {
     /// Optimised, no DWARF, custom sections stripped: the artifact users run.
+    #[default]
     Release,
     /// Optimised lightly, with DWARF and the name section kept.
     Debug,

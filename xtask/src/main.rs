@@ -1,15 +1,17 @@
 //! `cargo xtask`: builds, composes, verifies and tests pylon.
 //!
 //! Data flows one way, one module per stage:
-//! `deps → cpython → stdlib → component → compose → manifest → verify`.
+//! `deps → cpython → caps → extglue (gen) → stdlib → component → compose → manifest → verify`.
 
 mod bench;
+mod caps;
 mod cc;
 mod component;
 mod compose;
 mod cpython;
 mod deps;
 mod digest;
+mod extglue;
 mod r#gen;
 mod layout;
 mod manifest;
@@ -46,6 +48,12 @@ enum Task {
     },
     /// Build `build/<profile>/pylon.wasm`, its stdlib and the manifest.
     Build(BuildArgs),
+    /// Write each extension's `gen/` (C glue) from the caps' WIT.
+    Gen {
+        /// Only check that the committed `gen/` is fresh.
+        #[arg(long)]
+        check: bool,
+    },
     /// Recompute the sha256 of every artifact on disk and compare with the manifest.
     Verify {
         #[arg(long, value_enum, default_value_t = Profile::Release)]
@@ -84,7 +92,7 @@ enum Task {
     },
 }
 
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct BuildArgs {
     /// Which build: `release` (no DWARF, stripped) or `debug` (DWARF and names kept).
     #[arg(long, value_enum, default_value_t = Profile::Release)]
@@ -95,6 +103,9 @@ pub struct BuildArgs {
     /// Keep CPython's `test` package in the stdlib (for conformance runs).
     #[arg(long)]
     pub keep_tests: bool,
+    /// Build only these caps (comma-separated names); the others get placeholder rows.
+    #[arg(long, value_delimiter = ',')]
+    pub caps: Option<Vec<String>>,
 }
 
 fn main() -> ExitCode {
@@ -102,6 +113,7 @@ fn main() -> ExitCode {
     let result: Result<ExitCode> = match cli.task {
         Task::ZigCc { args } => return cc::zig_cc(args),
         Task::Deps { check } => tasks::deps(check).map(|_| ExitCode::SUCCESS),
+        Task::Gen { check } => tasks::generate(check).map(|_| ExitCode::SUCCESS),
         Task::Build(args) => tasks::build(&args).map(|_| ExitCode::SUCCESS),
         Task::Verify { profile, json } => tasks::verify(profile, json),
         Task::Run { build, args } => tasks::run(&build, &args),

@@ -43,14 +43,24 @@ pub fn parse_spec(source: &str) -> Result<Spec> {
     Ok(spec)
 }
 
+/// The runner's own smoke tests, then each extension's (`cpython-ext/<module>/smoke/`).
 pub fn smoke_files(root: &Path) -> Result<Vec<PathBuf>> {
-    let dir = root.join("pylon/tests/smoke");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        .collect();
-    files.sort();
+    let mut dirs = vec![root.join("pylon/tests/smoke")];
+    if let Ok(entries) = fs::read_dir(root.join("cpython-ext")) {
+        let mut exts: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("smoke")).filter(|d| d.is_dir()).collect();
+        exts.sort();
+        dirs.extend(exts);
+    }
+    let mut files = Vec::new();
+    for dir in dirs {
+        let mut found: Vec<PathBuf> = fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "py"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
     Ok(files)
 }
 

@@ -9,13 +9,27 @@ use crate::BuildArgs;
 use crate::layout::{Layout, Profile};
 use crate::manifest::Manifest;
 use crate::progress::Step;
-use crate::{bench, deps, pipeline, repro, runner, smoke, verify as verify_stage};
+use crate::{bench, caps, deps, extglue, pipeline, repro, runner, smoke, verify as verify_stage};
 
 pub fn deps(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
     let inputs = deps::prepare(&layout, check_only)?;
     for pin in [&inputs.pins.zig, &inputs.pins.cpython] {
         println!("{}: {} {} sha256 {} OK", pin.name, pin.package, pin.version, pin.sha256);
+    }
+    Ok(())
+}
+
+pub fn generate(check_only: bool) -> Result<()> {
+    let layout = Layout::from_env()?;
+    let (caps, exts) = caps::discover(&layout.root)?;
+    if check_only {
+        extglue::check_fresh(&exts, &caps)?;
+        println!("gen/ is fresh for {} extension(s)", exts.len());
+        return Ok(());
+    }
+    for path in extglue::write_all(&exts, &caps)? {
+        println!("wrote {}", path.strip_prefix(&layout.root).unwrap_or(&path).display());
     }
     Ok(())
 }
@@ -56,7 +70,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     cmd!(&cargo, "test", "--release", "-p", "pylon").dir(&layout.root).run().context("cargo test -p pylon failed")?;
     step.done();
 
-    let args = BuildArgs { profile: Profile::Release, force: false, keep_tests: false };
+    let args = BuildArgs::default();
     let built = pipeline::build(&layout, &args)?;
     check_committed_manifest(&layout)?;
 
@@ -116,14 +130,14 @@ fn check_committed_manifest(layout: &Layout) -> Result<()> {
 
 pub fn repro() -> Result<()> {
     let layout = Layout::from_env()?;
-    let args = BuildArgs { profile: Profile::Release, force: false, keep_tests: false };
+    let args = BuildArgs::default();
     let built = pipeline::build(&layout, &args)?;
     repro::check(&layout, &built)
 }
 
 pub fn bench(runs: usize) -> Result<()> {
     let layout = Layout::from_env()?;
-    let args = BuildArgs { profile: Profile::Release, force: false, keep_tests: false };
+    let args = BuildArgs::default();
     let built = pipeline::build(&layout, &args)?;
     let runner = runner::build(&layout)?;
     bench::run(&layout, &built, &runner, runs)
