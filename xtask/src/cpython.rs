@@ -186,18 +186,24 @@ fn mark_complete(dir: &Path, key: &str) -> Result<()> {
     fs::write(dir.join(STAMP), format!("{key}\n")).context("cannot write the stage stamp")
 }
 
-/// Old builds of a stage are dead weight (hundreds of MB each): drop them once a new one
-/// is complete.
+/// Old builds of a stage are dead weight (hundreds of MB each): once a new one is complete,
+/// keep it and the most recent other one (switching between two cap sets stays cheap).
 fn prune_siblings(layout: &Layout, name: &str, keep: &Path) {
     let prefix = format!("{name}-");
     let Ok(entries) = fs::read_dir(&layout.cache) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        let rest = file_name.strip_prefix(&prefix).unwrap_or("");
-        if path != keep && rest.len() == 16 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
-            fs::remove_dir_all(&path).ok();
-        }
+    let mut others: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let file_name = e.file_name().to_string_lossy().into_owned();
+            let rest = file_name.strip_prefix(&prefix).unwrap_or("");
+            e.path() != keep && rest.len() == 16 && rest.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.path()))
+        .collect();
+    others.sort();
+    others.pop();
+    for (_, path) in others {
+        fs::remove_dir_all(&path).ok();
     }
 }
 

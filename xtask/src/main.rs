@@ -3,11 +3,13 @@
 //! Data flows one way, one module per stage:
 //! `deps → cpython → caps → extglue (gen) → stdlib → component → compose → manifest → verify`.
 
+mod addcap;
 mod bench;
 mod caps;
 mod cc;
 mod component;
 mod compose;
+mod conformance;
 mod cpython;
 mod deps;
 mod digest;
@@ -78,6 +80,20 @@ enum Task {
     },
     /// Build twice in two different directories and compare every artifact's sha256.
     Repro,
+    /// Scaffold a new cap: crate, WIT, CPython extension with generated glue, smoke test.
+    AddCap {
+        /// The cap's name (lowercase, digits, underscores), e.g. `demo_echo`.
+        name: String,
+        /// Also create a Python facade module named NAME installed into the stdlib.
+        #[arg(long)]
+        facade: bool,
+    },
+    /// Run CPython's own test modules inside pylon and natively; compare pass counts.
+    Conformance {
+        /// Test modules of CPython's `test` package (default: the caps' suites).
+        #[arg(default_values_t = ["test_zlib".to_owned()])]
+        suites: Vec<String>,
+    },
     /// Compare pylon with the native build python on startup and small workloads.
     Bench {
         /// Repetitions per measurement (the median is reported).
@@ -119,6 +135,8 @@ fn main() -> ExitCode {
         Task::Run { build, args } => tasks::run(&build, &args),
         Task::Test { no_repro } => tasks::test(!no_repro).map(|_| ExitCode::SUCCESS),
         Task::Repro => tasks::repro().map(|_| ExitCode::SUCCESS),
+        Task::AddCap { name, facade } => tasks::add_cap(&name, facade).map(|_| ExitCode::SUCCESS),
+        Task::Conformance { suites } => tasks::conformance(&suites).map(|_| ExitCode::SUCCESS),
         Task::Bench { runs } => tasks::bench(runs).map(|_| ExitCode::SUCCESS),
     };
     match result {

@@ -63,7 +63,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     step.done();
 
     // Outputs: everything under build/<profile>/, replaced file by file atomically.
-    let out = layout.profile_dir(args.profile);
+    let out = output_dir(layout, args);
     let core_out = out.join("core.wasm");
     let pylon_out = out.join("pylon.wasm");
     let zip_out = out.join("lib").join(ZIP_NAME);
@@ -72,7 +72,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     write_atomic(&pylon_out, &pylon)?;
     // The empty platform-library dir tells CPython's getpath where exec_prefix is.
     fs::create_dir_all(out.join("lib/python3.13/lib-dynload"))?;
-    if args.profile == Profile::Release {
+    if args.profile == Profile::Release && !args.keep_tests {
         point_default_at(&layout.build.join("pylon.wasm"), Path::new("release/pylon.wasm"))?;
     }
 
@@ -128,7 +128,8 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         artifacts,
         caps: cap_rows,
     };
-    let manifest_path = layout.manifest_path(args.profile);
+    // A conformance build (with `test/`) is not the default build: its manifest stays with it.
+    let manifest_path = if args.keep_tests { out.join("caps-manifest.toml") } else { layout.manifest_path(args.profile) };
     write_atomic(&manifest_path, manifest.render().as_bytes())?;
     eprintln!(
         "built {} ({} bytes, sha256 {}) in {:.1} s; manifest: {}",
@@ -139,6 +140,12 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         manifest_path.display()
     );
     Ok(Built { inputs, native_python: native.exe, manifest })
+}
+
+/// `build/<profile>/`, or `build/<profile>-tests/` for a conformance build.
+pub fn output_dir(layout: &Layout, args: &BuildArgs) -> PathBuf {
+    let dir = layout.profile_dir(args.profile);
+    if args.keep_tests { dir.with_file_name(format!("{}-tests", args.profile.name())) } else { dir }
 }
 
 /// The core component, cached by the WASI build it wraps.

@@ -50,7 +50,7 @@ pub fn check(layout: &Layout, first: &Built) -> Result<()> {
 }
 
 /// Copies the files git knows (tracked, or untracked and not ignored).
-fn copy_sources(root: &Path, to: &Path) -> Result<()> {
+pub fn copy_sources(root: &Path, to: &Path) -> Result<()> {
     let list = cmd!("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         .dir(root)
         .read()

@@ -9,7 +9,7 @@ use crate::BuildArgs;
 use crate::layout::{Layout, Profile};
 use crate::manifest::Manifest;
 use crate::progress::Step;
-use crate::{bench, caps, deps, extglue, pipeline, repro, runner, smoke, verify as verify_stage};
+use crate::{addcap, bench, caps, conformance, deps, extglue, pipeline, repro, runner, smoke, verify as verify_stage};
 
 pub fn deps(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
@@ -104,6 +104,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     if failed > 0 {
         bail!("{failed} smoke test(s) failed");
     }
+    add_cap_in_copy(&layout, &runner)?;
     if with_repro {
         repro::check(&layout, &built)?;
     }
@@ -141,4 +142,58 @@ pub fn bench(runs: usize) -> Result<()> {
     let built = pipeline::build(&layout, &args)?;
     let runner = runner::build(&layout)?;
     bench::run(&layout, &built, &runner, runs)
+}
+
+/// Share of the native passes that pylon must pass too.
+const CONFORMANCE_MIN_SHARE: f64 = 0.95;
+
+pub fn conformance(suites: &[String]) -> Result<()> {
+    let layout = Layout::from_env()?;
+    let args = BuildArgs { keep_tests: true, ..BuildArgs::default() };
+    let built = pipeline::build(&layout, &args)?;
+    let runner = runner::build(&layout)?;
+    let wasm = pipeline::output_dir(&layout, &args).join("pylon.wasm");
+    let targets = conformance::Targets { runner: &runner, wasm: &wasm, native: &built.native_python };
+    conformance::run(&layout, &targets, suites, CONFORMANCE_MIN_SHARE)
+}
+
+pub fn add_cap(name: &str, facade: bool) -> Result<()> {
+    let layout = Layout::from_env()?;
+    let stdlib = addcap::stdlib_module_names(None)?;
+    let written = addcap::add(&layout, name, facade, &stdlib)?;
+    for path in &written {
+        println!("created {}", path.strip_prefix(&layout.root).unwrap_or(path).display());
+    }
+    println!("next: cargo xtask build && cargo xtask run -- -c \"import _{name}_cap\"");
+    Ok(())
+}
+
+/// add-cap in a copy of the workspace, then build there and run the new cap's smoke test:
+/// proves a scaffolded cap needs no edit anywhere else.
+fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
+    let copy = layout.root.join("target/add-cap-check/pylon");
+    let step = Step::start(format!("add-cap demo_echo in a copy of the workspace ({})", copy.display()));
+    deps::remove_dir_if_exists(copy.parent().unwrap())?;
+    repro::copy_sources(&layout.root, &copy)?;
+    let xtask = std::env::current_exe()?;
+    // The copy shares this checkout's cache (downloads, native python, zig), not its outputs.
+    let in_copy = |args: &[&str]| {
+        cmd(&xtask, args)
+            .env("CARGO_MANIFEST_DIR", copy.join("xtask"))
+            .env("PYLON_CACHE_DIR", &layout.cache)
+            .dir(&copy)
+            .run()
+    };
+    in_copy(&["add-cap", "demo_echo"]).context("add-cap failed in the copy")?;
+    in_copy(&["build"]).context("the build after add-cap failed")?;
+    let wasm = copy.join("build/release/pylon.wasm");
+    let smoke = copy.join("cpython-ext/_demo_echo_cap/smoke/demo_echo.py");
+    let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"))?;
+    if !failures.is_empty() {
+        bail!("the scaffolded cap's smoke test failed:\n{}", failures.join("\n"));
+    }
+    step.done();
+    deps::remove_dir_if_exists(copy.parent().unwrap())?;
+    println!("add-cap: demo_echo scaffolded, built, composed and imported in a copy of the workspace");
+    Ok(())
 }
