@@ -108,11 +108,10 @@ impl Cache {
             // SAFETY: the file was written by us (atomically, via rename) from
             // `Engine::precompile_component` for a compatible engine; wasmtime additionally
             // checks the header, version and engine configuration and fails cleanly otherwise.
-            match unsafe { Component::deserialize_file(engine, &artifact) } {
-                Ok(c) => return Ok((c, Outcome::Hit)),
-                // Stale or corrupt: fall through, recompile and overwrite.
-                Err(_) => {}
+            if let Ok(c) = unsafe { Component::deserialize_file(engine, &artifact) } {
+                return Ok((c, Outcome::Hit));
             }
+            // Stale or corrupt: fall through, recompile and overwrite.
         }
 
         let bytes = match bytes {
@@ -161,9 +160,9 @@ impl Stamp {
         let mtime_ns = meta
             .modified()
             .ok()
-            .and_then(|t| match t.duration_since(UNIX_EPOCH) {
-                Ok(d) => Some(d.as_nanos() as i128),
-                Err(e) => Some(-(e.duration().as_nanos() as i128)),
+            .map(|t| match t.duration_since(UNIX_EPOCH) {
+                Ok(d) => d.as_nanos() as i128,
+                Err(e) => -(e.duration().as_nanos() as i128),
             })
             .unwrap_or(0);
         #[cfg(unix)]
