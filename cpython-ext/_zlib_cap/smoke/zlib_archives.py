@@ -16,7 +16,7 @@ d = zlib.decompressobj()
 packed = zlib.compress(bytes(range(256)) * 64) + b"trailing"
 out = d.decompress(packed, 100)
 assert len(out) == 100 and d.unconsumed_tail
-while d.unconsumed_tail:
+while not d.eof:
     out += d.decompress(d.unconsumed_tail, 1000)
 assert out == bytes(range(256)) * 64 and d.eof and d.unused_data == b"trailing"
 
