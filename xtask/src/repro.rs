@@ -35,8 +35,11 @@ pub fn check(layout: &Layout, first: &Built) -> Result<()> {
 
     let mut differ = 0;
     println!("{:<8} {:<64} {:<64}", "artifact", "sha256 here", "sha256 elsewhere");
-    for a in &first.manifest.artifacts {
-        let other = second.artifacts.iter().find(|b| b.name == a.name).map_or("(missing)", |b| b.sha256.as_str());
+    let caps = |m: &Manifest| m.caps.iter().map(|c| c.artifact.clone()).collect::<Vec<_>>();
+    let mine: Vec<_> = first.manifest.artifacts.iter().cloned().chain(caps(&first.manifest)).collect();
+    let theirs: Vec<_> = second.artifacts.iter().cloned().chain(caps(&second)).collect();
+    for a in &mine {
+        let other = theirs.iter().find(|b| b.name == a.name).map_or("(missing)", |b| b.sha256.as_str());
         let mark = if other == a.sha256 { "" } else { "  <-- differs" };
         differ += usize::from(other != a.sha256);
         println!("{:<8} {} {}{mark}", a.name, a.sha256, other);
@@ -44,7 +47,7 @@ pub fn check(layout: &Layout, first: &Built) -> Result<()> {
     if differ > 0 {
         bail!("{differ} artifact(s) differ between {} and {}", layout.root.display(), checkout.display());
     }
-    println!("reproducible: {} artifacts identical in both directories", first.manifest.artifacts.len());
+    println!("reproducible: {} artifacts (caps included) identical in both directories", mine.len());
     remove_dir_if_exists(&base.join("cache"))?;
     Ok(())
 }
