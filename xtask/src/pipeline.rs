@@ -29,12 +29,12 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let started = std::time::Instant::now();
     let (all_caps, all_exts) = caps::discover(&layout.root)?;
     let (selected, exts) = caps::select(&all_caps, &all_exts, args.caps.as_deref())?;
-    extglue::check_fresh(&exts, &selected)?;
+    let generated = extglue::check_fresh(&exts, &selected)?;
 
     let inputs = deps::prepare(layout, false)?;
     let native = cpython::native(layout, &inputs, args.force)?;
     let cap_files = caps::build(layout, &selected)?;
-    let glue = extglue::prepare(&exts, &selected)?;
+    let glue = extglue::prepare(&exts, &generated)?;
     let recipe = WasiRecipe { profile: args.profile, setup_local: &glue.setup_local, tree_files: &glue.tree_files };
     let wasi = cpython::wasi(layout, &inputs, &native, &recipe, args.force)?;
 
