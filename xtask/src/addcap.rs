@@ -78,7 +78,7 @@ fn write_files(layout: &Layout, n: &Names, facade: bool, cap_dir: &Path, ext_dir
     // The glue is generated from the new WIT exactly as `cargo xtask gen` would.
     let (caps, exts) = crate::caps::discover(&layout.root)?;
     let mine: Vec<_> = exts.into_iter().filter(|e| e.module == n.module).collect();
-    written.extend(crate::extglue::write_all(&mine, &caps)?);
+    written.extend(crate::extglue::write_all(&layout.root, &mine, &caps)?);
     Ok(written)
 }
 

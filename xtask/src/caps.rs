@@ -9,24 +9,37 @@ use std::path::{Path, PathBuf};
 /// How a cap is linked into pylon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// Plugged into the core at composition time.
+    /// Plugged into the core at composition time; its extension imports its interface.
     Static,
+    /// Static, but one interface serves several `schemes`, picked by a call parameter.
+    Mux,
+    /// A provider exporting `pylon:dynlink/endpoint`: extensions reach it through the
+    /// linker, by an id the plan (`caps/dynlink/plan.toml`) assigns to it.
+    Dynlink,
 }
 
 impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Static, Kind::Mux, Kind::Dynlink];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Static => "static",
+            Kind::Mux => "mux",
+            Kind::Dynlink => "dynlink",
         }
     }
 
-    fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "static" => Some(Kind::Static),
-            _ => None,
-        }
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
     }
 }
+
+/// The directory shared by dynlink caps: the WIT of `linker`/`endpoint` and the plan.
+pub const DYNLINK_DIR: &str = "caps/dynlink";
+/// The interface every dynlink provider exports.
+pub const ENDPOINT_INTERFACE: &str = "pylon:dynlink/endpoint@0.1.0";
+/// The interface an extension imports to reach providers (`links` in its ext.toml).
+pub const LINKER_INTERFACE: &str = "pylon:dynlink/linker@0.1.0";
 
 #[derive(Clone, Debug)]
 pub struct Cap {
@@ -37,16 +50,23 @@ pub struct Cap {
     pub kind: Kind,
     /// Fully qualified exported interfaces, e.g. `pylon:zlib/zlib@0.1.0`.
     pub exports: Vec<String>,
-    /// The module name of its CPython extension (a directory under `cpython-ext/`).
-    pub ext: String,
+    /// The module name of its CPython extension (a directory under `cpython-ext/`); dynlink
+    /// providers have none: extensions reach them by id.
+    pub ext: Option<String>,
+    /// Mux caps: the schemes the one interface serves.
+    pub schemes: Vec<String>,
+    /// Dynlink caps: the ids they can serve.
+    pub serves: Vec<String>,
     pub dir: PathBuf,
+    /// Its WIT package: `<dir>/wit`, or the shared dynlink WIT for providers.
+    pub wit: PathBuf,
     /// The file cargo writes for the wasm32-wasip2 target (`<lib name>.wasm`).
     pub wasm_file: String,
 }
 
 impl Cap {
     pub fn wit_dir(&self) -> PathBuf {
-        self.dir.join("wit")
+        self.wit.clone()
     }
 }
 
@@ -58,6 +78,8 @@ pub struct Ext {
     pub caps: Vec<String>,
     /// Hand-written C files, relative to `dir`.
     pub sources: Vec<String>,
+    /// Dynlink ids it resolves through the linker (e.g. `crc32c`).
+    pub links: Vec<String>,
     pub facades: Vec<Facade>,
 }
 
@@ -81,7 +103,7 @@ pub fn discover(root: &Path) -> Result<(Vec<Cap>, Vec<Ext>)> {
     for package in &metadata.packages {
         let manifest = package.manifest_path.as_std_path();
         let Some(dir) = manifest.parent().filter(|d| d.parent() == Some(caps_dir.as_path())) else { continue };
-        caps.push(cap_from_package(package, dir).with_context(|| format!("cap in {}", dir.display()))?);
+        caps.push(cap_from_package(root, package, dir).with_context(|| format!("cap in {}", dir.display()))?);
     }
     caps.sort_by(|a, b| a.name.cmp(&b.name));
 
@@ -100,29 +122,60 @@ pub fn discover(root: &Path) -> Result<(Vec<Cap>, Vec<Ext>)> {
     Ok((caps, exts))
 }
 
-fn cap_from_package(package: &cargo_metadata::Package, dir: &Path) -> Result<Cap> {
+fn cap_from_package(root: &Path, package: &cargo_metadata::Package, dir: &Path) -> Result<Cap> {
     let meta = package
         .metadata
         .get("pylon")
         .ok_or_else(|| anyhow!("{} has no [package.metadata.pylon] table", package.manifest_path))?;
     let field = |key: &str| meta.get(key).and_then(|v| v.as_str()).map(str::to_owned);
     let kind_name = field("kind").ok_or_else(|| anyhow!("{}: [package.metadata.pylon] needs `kind`", package.manifest_path))?;
-    let kind = Kind::parse(&kind_name)
-        .ok_or_else(|| anyhow!("{}: unknown kind `{kind_name}` (expected static)", package.manifest_path))?;
-    let exports: Vec<String> = meta
-        .get("exports")
-        .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
+    let kind = Kind::parse(&kind_name).ok_or_else(|| {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        anyhow!("{}: unknown kind `{kind_name}` (expected one of {})", package.manifest_path, known.join(", "))
+    })?;
+    let strings = |key: &str| -> Vec<String> {
+        meta.get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let exports = strings("exports");
     ensure!(!exports.is_empty(), "{}: [package.metadata.pylon] needs `exports`", package.manifest_path);
-    let ext = field("ext").ok_or_else(|| anyhow!("{}: [package.metadata.pylon] needs `ext`", package.manifest_path))?;
+    let ext = field("ext");
+    let schemes = strings("schemes");
+    let serves = strings("serves");
+    let wit = match kind {
+        Kind::Static | Kind::Mux => {
+            ensure!(ext.is_some(), "{}: a {} cap needs `ext` (its CPython extension)", package.manifest_path, kind.name());
+            ensure!(serves.is_empty(), "{}: only dynlink caps take `serves`", package.manifest_path);
+            dir.join("wit")
+        }
+        Kind::Dynlink => {
+            ensure!(
+                ext.is_none(),
+                "{}: a dynlink cap has no `ext`: extensions reach it through the linker (`links` in their ext.toml)",
+                package.manifest_path
+            );
+            ensure!(!serves.is_empty(), "{}: a dynlink cap needs `serves` (the ids it can serve)", package.manifest_path);
+            ensure!(
+                exports == [ENDPOINT_INTERFACE],
+                "{}: a dynlink cap exports exactly [\"{ENDPOINT_INTERFACE}\"]",
+                package.manifest_path
+            );
+            root.join(DYNLINK_DIR).join("wit")
+        }
+    };
+    match kind {
+        Kind::Mux => ensure!(!schemes.is_empty(), "{}: a mux cap needs `schemes`", package.manifest_path),
+        _ => ensure!(schemes.is_empty(), "{}: only mux caps take `schemes`", package.manifest_path),
+    }
     let lib = package
         .targets
         .iter()
         .find(|t| t.kind.iter().any(|k| matches!(k, cargo_metadata::TargetKind::CDyLib)))
         .ok_or_else(|| anyhow!("{}: a cap must be a cdylib (crate-type = [\"cdylib\"])", package.manifest_path))?;
     let dir = dir.to_path_buf();
-    ensure!(dir.join("wit").is_dir(), "{}: no wit/ directory", dir.display());
+    ensure!(wit.is_dir(), "{}: no WIT directory {}", package.manifest_path, wit.display());
     Ok(Cap {
         name: dir.file_name().unwrap().to_string_lossy().into_owned(),
         package: package.name.to_string(),
@@ -130,8 +183,11 @@ fn cap_from_package(package: &cargo_metadata::Package, dir: &Path) -> Result<Cap
         kind,
         exports,
         ext,
+        schemes,
+        serves,
         wasm_file: format!("{}.wasm", lib.name.replace('-', "_")),
         dir,
+        wit,
     })
 }
 
@@ -173,14 +229,16 @@ fn load_ext(path: &Path) -> Result<Ext> {
     for s in &sources {
         ensure!(dir.join(s).is_file(), "{}: source {s} not found", path.display());
     }
-    Ok(Ext { module, caps: strings("caps"), sources, facades, dir })
+    Ok(Ext { module, caps: strings("caps"), sources, links: strings("links"), facades, dir })
 }
 
-/// Every cap names an ext that names it back.
+/// Every static or mux cap names an ext that names it back; every id an ext links is
+/// served by some dynlink cap.
 fn check_pairs(caps: &[Cap], exts: &[Ext]) -> Result<()> {
     for cap in caps {
-        let Some(ext) = exts.iter().find(|e| e.module == cap.ext) else {
-            bail!("cap `{}` names extension `{}`, but cpython-ext/{}/ext.toml does not exist", cap.name, cap.ext, cap.ext)
+        let Some(ext_name) = &cap.ext else { continue };
+        let Some(ext) = exts.iter().find(|e| &e.module == ext_name) else {
+            bail!("cap `{}` names extension `{ext_name}`, but cpython-ext/{ext_name}/ext.toml does not exist", cap.name)
         };
         ensure!(
             ext.caps.contains(&cap.name),
@@ -191,9 +249,18 @@ fn check_pairs(caps: &[Cap], exts: &[Ext]) -> Result<()> {
     }
     for ext in exts {
         for name in &ext.caps {
+            let cap = caps.iter().find(|c| &c.name == name);
+            ensure!(cap.is_some(), "cpython-ext/{}/ext.toml needs cap `{name}`, which is not a crate under caps/", ext.module);
             ensure!(
-                caps.iter().any(|c| &c.name == name),
-                "cpython-ext/{}/ext.toml needs cap `{name}`, which is not a crate under caps/",
+                cap.is_some_and(|c| c.kind != Kind::Dynlink),
+                "cpython-ext/{}/ext.toml lists dynlink cap `{name}` in `caps`; name the id it serves in `links` instead",
+                ext.module
+            );
+        }
+        for id in &ext.links {
+            ensure!(
+                caps.iter().any(|c| c.serves.contains(id)),
+                "cpython-ext/{}/ext.toml links `{id}`, which no dynlink cap serves",
                 ext.module
             );
         }
@@ -216,10 +283,12 @@ pub fn select(caps: &[Cap], exts: &[Ext], wanted: Option<&[String]>) -> Result<(
             caps.iter().filter(|c| names.contains(&c.name)).cloned().collect()
         }
     };
-    // An extension is compiled in when all the caps it imports are.
+    // An extension is compiled in when all the caps it imports are, and some selected
+    // provider serves each id it links (the plan then picks among them).
     let exts = exts
         .iter()
         .filter(|e| e.caps.iter().all(|name| selected.iter().any(|c| &c.name == name)))
+        .filter(|e| e.links.iter().all(|id| selected.iter().any(|c| c.serves.contains(id))))
         .cloned()
         .collect();
     Ok((selected, exts))

@@ -5,9 +5,9 @@
 
 use anyhow::{Context, Result, bail};
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::caps::{Cap, Ext};
+use crate::caps::{Cap, DYNLINK_DIR, Ext, LINKER_INTERFACE};
 use crate::digest::write_atomic;
 use crate::r#gen as glue;
 
@@ -16,20 +16,26 @@ fn tree_dir(ext: &Ext) -> String {
     format!("pylon/{}", ext.module)
 }
 
-fn spec(ext: &Ext, caps: &[Cap]) -> glue::ExtSpec {
+fn spec(ext: &Ext, caps: &[Cap], root: &Path) -> glue::ExtSpec {
     let mine: Vec<&Cap> = caps.iter().filter(|c| ext.caps.contains(&c.name)).collect();
-    glue::ExtSpec {
+    let mut spec = glue::ExtSpec {
         module: ext.module.clone(),
         wit_dirs: mine.iter().map(|c| c.wit_dir()).collect(),
         interfaces: mine.iter().flat_map(|c| c.exports.iter().cloned()).collect(),
+    };
+    // Linking ids means importing the linker, whatever the providers.
+    if !ext.links.is_empty() {
+        spec.wit_dirs.push(root.join(DYNLINK_DIR).join("wit"));
+        spec.interfaces.push(LINKER_INTERFACE.to_owned());
     }
+    spec
 }
 
 /// `cargo xtask gen`: (re)writes every extension's `gen/` directory; returns what changed.
-pub fn write_all(exts: &[Ext], caps: &[Cap]) -> Result<Vec<PathBuf>> {
+pub fn write_all(root: &Path, exts: &[Ext], caps: &[Cap]) -> Result<Vec<PathBuf>> {
     let mut changed = Vec::new();
     for ext in exts {
-        let generated = glue::generate(&spec(ext, caps)).with_context(|| format!("generating glue for {}", ext.module))?;
+        let generated = glue::generate(&spec(ext, caps, root)).with_context(|| format!("generating glue for {}", ext.module))?;
         let dir = ext.dir.join("gen");
         fs::create_dir_all(&dir)?;
         // Files that the generator no longer writes must go too.
@@ -53,10 +59,10 @@ pub fn write_all(exts: &[Ext], caps: &[Cap]) -> Result<Vec<PathBuf>> {
 
 /// Fails, naming the file, when a committed `gen/` differs from what the WIT produces;
 /// returns the generated glue of each extension, in the order of `exts`.
-pub fn check_fresh(exts: &[Ext], caps: &[Cap]) -> Result<Vec<glue::Generated>> {
+pub fn check_fresh(root: &Path, exts: &[Ext], caps: &[Cap]) -> Result<Vec<glue::Generated>> {
     let mut all = Vec::new();
     for ext in exts {
-        let generated = glue::generate(&spec(ext, caps)).with_context(|| format!("generating glue for {}", ext.module))?;
+        let generated = glue::generate(&spec(ext, caps, root)).with_context(|| format!("generating glue for {}", ext.module))?;
         for (name, text) in &generated.files {
             let path = ext.dir.join("gen").join(name);
             if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -107,15 +113,24 @@ pub fn prepare(exts: &[Ext], generated: &[glue::Generated]) -> Result<Glue> {
 
 /// Embeds the component-type metadata of one world that imports every cap interface the
 /// extensions use, so that wit-component turns those core imports into component imports.
-pub fn embed_imports(module: &mut Vec<u8>, exts: &[Ext], caps: &[Cap]) -> Result<()> {
+pub fn embed_imports(root: &Path, module: &mut Vec<u8>, exts: &[Ext], caps: &[Cap]) -> Result<()> {
     if exts.is_empty() {
         return Ok(());
     }
-    let all = glue::ExtSpec {
-        module: "pylon_core".to_owned(),
-        wit_dirs: caps.iter().filter(|c| exts.iter().any(|e| e.caps.contains(&c.name))).map(Cap::wit_dir).collect(),
-        interfaces: exts.iter().flat_map(|e| spec(e, caps).interfaces).collect(),
-    };
+    let mut all = glue::ExtSpec { module: "pylon_core".to_owned(), wit_dirs: vec![], interfaces: vec![] };
+    for ext in exts {
+        let spec = spec(ext, caps, root);
+        for dir in spec.wit_dirs {
+            if !all.wit_dirs.contains(&dir) {
+                all.wit_dirs.push(dir);
+            }
+        }
+        for interface in spec.interfaces {
+            if !all.interfaces.contains(&interface) {
+                all.interfaces.push(interface);
+            }
+        }
+    }
     let (resolve, world) = glue::import_world(&all)?;
     wit_component::embed_component_metadata(module, &resolve, world, wit_component::StringEncoding::UTF8)
         .context("cannot embed the caps' component-type metadata")
@@ -128,6 +143,6 @@ mod tests {
     fn committed_gen_is_fresh() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let (caps, exts) = crate::caps::discover(root).unwrap();
-        super::check_fresh(&exts, &caps).unwrap();
+        super::check_fresh(root, &exts, &caps).unwrap();
     }
 }

@@ -29,7 +29,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let started = std::time::Instant::now();
     let (all_caps, all_exts) = caps::discover(&layout.root)?;
     let (selected, exts) = caps::select(&all_caps, &all_exts, args.caps.as_deref())?;
-    let generated = extglue::check_fresh(&exts, &selected)?;
+    let generated = extglue::check_fresh(&layout.root, &exts, &selected)?;
 
     let inputs = deps::prepare(layout, false)?;
     let native = cpython::native(layout, &inputs, args.force)?;
@@ -55,7 +55,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         .iter()
         .zip(&cap_files)
         .map(|(cap, file)| {
-            Ok(compose::Plug { name: &cap.name, ext: &cap.ext, bytes: fs::read(file).with_context(|| format!("cannot read {}", file.display()))? })
+            Ok(compose::Plug { name: &cap.name, ext: cap.ext.as_deref().unwrap_or("-"), bytes: fs::read(file).with_context(|| format!("cannot read {}", file.display()))? })
         })
         .collect::<Result<Vec<_>>>()?;
     let step = Step::start(format!("compose: plug {} cap(s) into the core with wac", plugs.len()));
@@ -172,7 +172,7 @@ fn core_component(
         return Ok(path);
     }
     let step = Step::start("core component: wit-component + preview1 command adapter");
-    let bytes = component::core_component(&wasi.python_wasm, profile, |module| extglue::embed_imports(module, exts, caps))?;
+    let bytes = component::core_component(&wasi.python_wasm, profile, |module| extglue::embed_imports(&layout.root, module, exts, caps))?;
     write_atomic(&path, &bytes)?;
     step.done();
     Ok(path)

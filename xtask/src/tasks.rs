@@ -24,11 +24,11 @@ pub fn generate(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
     let (caps, exts) = caps::discover(&layout.root)?;
     if check_only {
-        extglue::check_fresh(&exts, &caps)?;
+        extglue::check_fresh(&layout.root, &exts, &caps)?;
         println!("gen/ is fresh for {} extension(s)", exts.len());
         return Ok(());
     }
-    for path in extglue::write_all(&exts, &caps)? {
+    for path in extglue::write_all(&layout.root, &exts, &caps)? {
         println!("wrote {}", path.strip_prefix(&layout.root).unwrap_or(&path).display());
     }
     Ok(())
