@@ -6,10 +6,10 @@ use anyhow::{Context, Result, bail};
 use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
 
 /// A built cap, ready to plug.
-pub struct Plug<'a> {
-    pub name: &'a str,
-    /// The CPython extension that imports it, named in errors.
-    pub ext: &'a str,
+pub struct Plug {
+    pub name: String,
+    /// The CPython extension(s) that import it, named in errors.
+    pub ext: String,
     pub bytes: Vec<u8>,
 }
 

@@ -13,6 +13,7 @@ mod conformance;
 mod cpython;
 mod deps;
 mod digest;
+mod dynlink;
 mod extglue;
 mod r#gen;
 mod layout;
@@ -84,6 +85,10 @@ enum Task {
     AddCap {
         /// The cap's name (lowercase, digits, underscores), e.g. `demo_echo`.
         name: String,
+        /// How it is linked: `static` (its own interface), `mux` (one interface, a scheme
+        /// parameter) or `dynlink` (a provider behind the linker, added to the plan).
+        #[arg(long, default_value = "static", value_parser = parse_kind)]
+        kind: caps::Kind,
         /// Also create a Python facade module named NAME installed into the stdlib.
         #[arg(long)]
         facade: bool,
@@ -122,6 +127,14 @@ pub struct BuildArgs {
     /// Build only these caps (comma-separated names); the others get placeholder rows.
     #[arg(long, value_delimiter = ',')]
     pub caps: Option<Vec<String>>,
+    /// Another dynlink plan than caps/dynlink/plan.toml; such a build goes to
+    /// `build/<profile>-plan-<file stem>/`, with its own manifest.
+    #[arg(long)]
+    pub plan: Option<std::path::PathBuf>,
+}
+
+fn parse_kind(s: &str) -> Result<caps::Kind, String> {
+    caps::Kind::parse(s).ok_or_else(|| format!("expected one of {}", caps::Kind::ALL.map(|k| k.name()).join(", ")))
 }
 
 fn main() -> ExitCode {
@@ -135,7 +148,7 @@ fn main() -> ExitCode {
         Task::Run { build, args } => tasks::run(&build, &args),
         Task::Test { no_repro } => tasks::test(!no_repro).map(|_| ExitCode::SUCCESS),
         Task::Repro => tasks::repro().map(|_| ExitCode::SUCCESS),
-        Task::AddCap { name, facade } => tasks::add_cap(&name, facade).map(|_| ExitCode::SUCCESS),
+        Task::AddCap { name, kind, facade } => tasks::add_cap(&name, kind, facade).map(|_| ExitCode::SUCCESS),
         Task::Conformance { suites } => tasks::conformance(&suites).map(|_| ExitCode::SUCCESS),
         Task::Bench { runs } => tasks::bench(runs).map(|_| ExitCode::SUCCESS),
     };

@@ -17,7 +17,17 @@ pub struct Manifest {
     pub pins: Pins,
     pub artifacts: Vec<Artifact>,
     pub caps: Vec<CapRow>,
+    /// The dynlink plan the linker was generated from, when an extension links ids.
+    pub dynlink: Option<DynlinkRow>,
     pub pylon_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DynlinkRow {
+    pub plan: String,
+    pub plan_sha256: String,
+    /// (id, provider cap), sorted by id.
+    pub serve: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +56,10 @@ pub struct CapRow {
     pub kind: String,
     pub version: String,
     pub interfaces: Vec<String>,
+    /// Mux caps: the schemes of their one interface.
+    pub schemes: Vec<String>,
+    /// Dynlink caps: the ids they can serve (the plan picks who does).
+    pub serves: Vec<String>,
     pub artifact: Artifact,
 }
 
@@ -73,6 +87,18 @@ impl Manifest {
         pins["adapter"] = value(&p.adapter);
         doc["pins"] = Item::Table(pins);
 
+        if let Some(d) = &self.dynlink {
+            let mut t = Table::new();
+            t["plan"] = value(&d.plan);
+            t["plan_sha256"] = value(&d.plan_sha256);
+            let mut serve = Table::new();
+            for (id, provider) in &d.serve {
+                serve[id.as_str()] = value(provider);
+            }
+            t["serve"] = Item::Table(serve);
+            doc["dynlink"] = Item::Table(t);
+        }
+
         let mut artifacts = ArrayOfTables::new();
         for a in &self.artifacts {
             artifacts.push(artifact_table(a, Table::new()));
@@ -87,6 +113,12 @@ impl Manifest {
                 t["kind"] = value(&cap.kind);
                 t["version"] = value(&cap.version);
                 t["interfaces"] = value(cap.interfaces.iter().collect::<Array>());
+                if !cap.schemes.is_empty() {
+                    t["schemes"] = value(cap.schemes.iter().collect::<Array>());
+                }
+                if !cap.serves.is_empty() {
+                    t["serves"] = value(cap.serves.iter().collect::<Array>());
+                }
                 caps.push(artifact_table(&cap.artifact, t));
             }
             doc["cap"] = Item::ArrayOfTables(caps);
@@ -112,16 +144,29 @@ impl Manifest {
                     name: str_field(t, "name")?,
                     kind: str_field(t, "kind")?,
                     version: str_field(t, "version")?,
-                    interfaces: t
-                        .get("interfaces")
-                        .and_then(Item::as_array)
-                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-                        .unwrap_or_default(),
+                    interfaces: strings(t, "interfaces"),
+                    schemes: strings(t, "schemes"),
+                    serves: strings(t, "serves"),
                     artifact: parse_artifact(t)?,
                 })
             })
             .collect::<Result<_>>()?;
+        let dynlink = match doc.get("dynlink").and_then(Item::as_table) {
+            None => None,
+            Some(t) => Some(DynlinkRow {
+                plan: str_field(t, "plan")?,
+                plan_sha256: str_field(t, "plan_sha256")?,
+                serve: t
+                    .get("serve")
+                    .and_then(Item::as_table)
+                    .ok_or_else(|| anyhow!("[dynlink] needs a `serve` table"))?
+                    .iter()
+                    .map(|(id, p)| Ok((id.to_owned(), p.as_str().ok_or_else(|| anyhow!("[dynlink.serve] {id} is not a string"))?.to_owned())))
+                    .collect::<Result<_>>()?,
+            }),
+        };
         Ok(Manifest {
+            dynlink,
             profile: str_field(doc.as_table(), "profile")?,
             pylon_sha256: str_field(doc.as_table(), "pylon_sha256")?,
             pins: Pins {
@@ -167,6 +212,13 @@ fn parse_artifact(t: &Table) -> Result<Artifact> {
         sha256: str_field(t, "sha256")?,
         size: t.get("size").and_then(Item::as_integer).ok_or_else(|| anyhow!("`size` missing"))? as u64,
     })
+}
+
+fn strings(t: &Table, key: &str) -> Vec<String> {
+    t.get(key)
+        .and_then(Item::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 fn str_field(t: &Table, key: &str) -> Result<String> {
@@ -236,8 +288,20 @@ mod tests {
                 kind: "static".into(),
                 version: "0.1.0".into(),
                 interfaces: vec!["pylon:zlib/zlib".into()],
+                schemes: vec![],
+                serves: vec![],
                 artifact: artifact("zlib"),
+            },
+            CapRow {
+                name: "crc".into(),
+                kind: "dynlink".into(),
+                version: "0.1.0".into(),
+                interfaces: vec!["pylon:dynlink/endpoint@0.1.0".into()],
+                schemes: vec![],
+                serves: vec!["crc32c".into()],
+                artifact: artifact("crc"),
             }],
+            dynlink: Some(DynlinkRow { plan: "caps/dynlink/plan.toml".into(), plan_sha256: "12".repeat(32), serve: vec![("crc32c".into(), "crc".into())] }),
             pylon_sha256: "ab".repeat(32),
         };
         assert_eq!(Manifest::parse(&manifest.render()).unwrap(), manifest);

@@ -14,7 +14,8 @@ use crate::cpython::{self, WasiRecipe};
 use crate::deps::{self, Inputs};
 use crate::digest::{StageKey, copy_atomic, sha256_file, write_atomic};
 use crate::layout::{Layout, Profile};
-use crate::manifest::{Artifact, CapRow, Manifest, Pins};
+use crate::dynlink::{self, Plan};
+use crate::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins};
 use crate::progress::{self, Step};
 use crate::stdlib::{self, StdlibInputs, ZIP_NAME};
 
@@ -30,6 +31,8 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let (all_caps, all_exts) = caps::discover(&layout.root)?;
     let (selected, exts) = caps::select(&all_caps, &all_exts, args.caps.as_deref())?;
     let generated = extglue::check_fresh(&layout.root, &exts, &selected)?;
+    let linked = exts.iter().any(|e| !e.links.is_empty());
+    let plan = Plan::load(&layout.root, &plan_path(args))?.for_exts(&selected, &exts)?;
 
     let inputs = deps::prepare(layout, false)?;
     let native = cpython::native(layout, &inputs, args.force)?;
@@ -51,14 +54,32 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     )?;
 
     let core = core_component(layout, &wasi, args.profile, &exts, &selected, args.force)?;
-    let plugs = selected
-        .iter()
-        .zip(&cap_files)
-        .map(|(cap, file)| {
-            Ok(compose::Plug { name: &cap.name, ext: cap.ext.as_deref().unwrap_or("-"), bytes: fs::read(file).with_context(|| format!("cannot read {}", file.display()))? })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let step = Step::start(format!("compose: plug {} cap(s) into the core with wac", plugs.len()));
+    let read = |file: &PathBuf| fs::read(file).with_context(|| format!("cannot read {}", file.display()));
+    let mut plugs = Vec::new();
+    for (cap, file) in selected.iter().zip(&cap_files) {
+        if let Some(ext) = &cap.ext {
+            plugs.push(compose::Plug { name: cap.name.clone(), ext: ext.clone(), bytes: read(file)? });
+        }
+    }
+    // Dynlink providers are reached through the linker: one more plug, made from the plan.
+    let linker_bundle = if linked {
+        let step = Step::start(format!("dynlink: generate the linker from {} and wire its providers", plan.path.display()));
+        let linker = dynlink::linker_component(&layout.root, &plan)?;
+        let mut providers = Vec::new();
+        for (cap, file) in selected.iter().zip(&cap_files) {
+            if plan.providers().contains(&cap.name.as_str()) {
+                providers.push((cap.name.as_str(), read(file)?));
+            }
+        }
+        let bundle = dynlink::bundle(&linker, &plan, &providers)?;
+        step.done();
+        let linking: Vec<&str> = exts.iter().filter(|e| !e.links.is_empty()).map(|e| e.module.as_str()).collect();
+        plugs.push(compose::Plug { name: "linker".to_owned(), ext: linking.join(", "), bytes: bundle.clone() });
+        Some(bundle)
+    } else {
+        None
+    };
+    let step = Step::start(format!("compose: plug {} component(s) into the core with wac", plugs.len()));
     let pylon = compose::compose(&fs::read(&core)?, &plugs).context("composition failed")?;
     step.done();
 
@@ -70,9 +91,14 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     copy_atomic(&core, &core_out)?;
     copy_atomic(&stdlib_zip, &zip_out)?;
     write_atomic(&pylon_out, &pylon)?;
+    let linker_out = out.join("linker.wasm");
+    match &linker_bundle {
+        Some(bytes) => write_atomic(&linker_out, bytes)?,
+        None => fs::remove_file(&linker_out).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?,
+    }
     // The empty platform-library dir tells CPython's getpath where exec_prefix is.
     fs::create_dir_all(out.join("lib/python3.13/lib-dynload"))?;
-    if args.profile == Profile::Release && !args.keep_tests {
+    if args.profile == Profile::Release && is_default_build(args) {
         point_default_at(&layout.build.join("pylon.wasm"), Path::new("release/pylon.wasm"))?;
     }
 
@@ -84,11 +110,10 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
             size: fs::metadata(path)?.len(),
         })
     };
-    let artifacts = vec![
-        artifact("core", &core_out)?,
-        artifact("stdlib", &zip_out)?,
-        artifact("pylon", &pylon_out)?,
-    ];
+    let mut artifacts = vec![artifact("core", &core_out)?, artifact("stdlib", &zip_out)?, artifact("pylon", &pylon_out)?];
+    if linker_bundle.is_some() {
+        artifacts.push(artifact("linker", &linker_out)?);
+    }
     let mut cap_rows = Vec::new();
     for cap in &all_caps {
         let artifact = match selected.iter().position(|c| c.name == cap.name) {
@@ -110,6 +135,8 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
             kind: cap.kind.name().to_owned(),
             version: cap.version.clone(),
             interfaces: cap.exports.clone(),
+            schemes: cap.schemes.clone(),
+            serves: cap.serves.clone(),
             artifact,
         });
     }
@@ -127,9 +154,15 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         pylon_sha256: artifacts[2].sha256.clone(),
         artifacts,
         caps: cap_rows,
+        dynlink: linked.then(|| DynlinkRow {
+            plan: plan.path.to_string_lossy().into_owned(),
+            plan_sha256: plan.sha256.clone(),
+            serve: plan.serve.clone(),
+        }),
     };
-    // A conformance build (with `test/`) is not the default build: its manifest stays with it.
-    let manifest_path = if args.keep_tests { out.join("caps-manifest.toml") } else { layout.manifest_path(args.profile) };
+    // A conformance build (with `test/`) or one with another plan is not the default
+    // build: its manifest stays with it.
+    let manifest_path = if is_default_build(args) { layout.manifest_path(args.profile) } else { out.join("caps-manifest.toml") };
     write_atomic(&manifest_path, manifest.render().as_bytes())?;
     eprintln!(
         "built {} ({} bytes, sha256 {}) in {:.1} s; manifest: {}",
@@ -142,10 +175,38 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     Ok(Built { inputs, native_python: native.exe, manifest })
 }
 
-/// `build/<profile>/`, or `build/<profile>-tests/` for a conformance build.
+/// `build/<profile>/`, `build/<profile>-tests/` for a conformance build, or
+/// `build/<profile>-plan-<stem>/` for a build with another dynlink plan.
 pub fn output_dir(layout: &Layout, args: &BuildArgs) -> PathBuf {
     let dir = layout.profile_dir(args.profile);
-    if args.keep_tests { dir.with_file_name(format!("{}-tests", args.profile.name())) } else { dir }
+    let mut name = args.profile.name().to_owned();
+    if args.keep_tests {
+        name.push_str("-tests");
+    }
+    if let Some(stem) = other_plan(args) {
+        name.push_str(&format!("-plan-{stem}"));
+    }
+    dir.with_file_name(name)
+}
+
+/// The dynlink plan this build uses, relative to the root when it is the default one.
+fn plan_path(args: &BuildArgs) -> PathBuf {
+    args.plan.clone().unwrap_or_else(dynlink::default_plan_path)
+}
+
+/// The file stem of a plan other than the default one.
+fn other_plan(args: &BuildArgs) -> Option<String> {
+    let plan = args.plan.as_ref()?;
+    let default = dynlink::default_plan_path();
+    if plan == &default || plan.ends_with(&default) {
+        return None;
+    }
+    Some(plan.file_stem().map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned()))
+}
+
+/// The build whose manifest is the committed `caps-manifest.toml`.
+fn is_default_build(args: &BuildArgs) -> bool {
+    !args.keep_tests && other_plan(args).is_none()
 }
 
 /// The core component, cached by the WASI build it wraps.

@@ -1,6 +1,6 @@
 //! The `cargo xtask` commands, each a short composition of the stages.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use duct::cmd;
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -104,9 +104,75 @@ pub fn test(with_repro: bool) -> Result<()> {
     if failed > 0 {
         bail!("{failed} smoke test(s) failed");
     }
+    mux_schemes_check(&layout, &runner, &wasm)?;
+    dynlink_swap_check(&layout, &built, &runner)?;
     add_cap_in_copy(&layout, &runner)?;
     if with_repro {
         repro::check(&layout, &built)?;
+    }
+    Ok(())
+}
+
+/// Derived from each mux cap's declaration: inside pylon, its extension's `schemes()`
+/// answers exactly the `schemes` of its Cargo.toml.
+fn mux_schemes_check(layout: &Layout, runner: &std::path::Path, wasm: &std::path::Path) -> Result<()> {
+    let (caps, _) = caps::discover(&layout.root)?;
+    for cap in caps.iter().filter(|c| c.kind == caps::Kind::Mux) {
+        let ext = cap.ext.as_deref().unwrap_or_default();
+        let code = format!("import {ext}; print(','.join(sorted({ext}.schemes())))");
+        let wasm = wasm.display().to_string();
+        let out = cmd!(runner, "--wasm", &wasm, "-c", &code).read().with_context(|| format!("mux cap `{}`: {ext}.schemes() failed", cap.name))?;
+        let mut declared = cap.schemes.clone();
+        declared.sort();
+        ensure!(
+            out.trim() == declared.join(","),
+            "mux cap `{}`: {ext}.schemes() answers `{}`, its Cargo.toml declares `{}`",
+            cap.name,
+            out.trim(),
+            declared.join(",")
+        );
+        println!("mux {}: schemes {} ... ok", cap.name, declared.join(", "));
+    }
+    Ok(())
+}
+
+/// The dynlink promise, tested: for each id, serving it by another provider rebuilds the
+/// linker and the composition but leaves the core component's sha256 alone; the linking
+/// extensions' smoke tests pass with every provider.
+fn dynlink_swap_check(layout: &Layout, built: &pipeline::Built, runner: &std::path::Path) -> Result<()> {
+    let Some(dynlink) = &built.manifest.dynlink else { return Ok(()) };
+    let (caps, exts) = caps::discover(&layout.root)?;
+    let smoke_files: Vec<std::path::PathBuf> = smoke::smoke_files(&layout.root)?
+        .into_iter()
+        .filter(|f| exts.iter().any(|e| !e.links.is_empty() && f.starts_with(&e.dir)))
+        .collect();
+    let sha = |m: &Manifest, name: &str| m.artifacts.iter().find(|a| a.name == name).map(|a| a.sha256.clone()).unwrap_or_default();
+    let plan_text = std::fs::read_to_string(layout.root.join(&dynlink.plan))?;
+    for (id, current) in &dynlink.serve {
+        for other in caps.iter().filter(|c| c.kind == caps::Kind::Dynlink && c.serves.contains(id) && &c.name != current) {
+            let mut doc: toml_edit::DocumentMut = plan_text.parse()?;
+            doc["serve"][id.as_str()] = toml_edit::value(&other.name);
+            let rel = std::path::PathBuf::from(format!("target/dynlink-plans/{id}-{}.toml", other.name));
+            crate::digest::write_atomic(&layout.root.join(&rel), doc.to_string().as_bytes())?;
+            let args = BuildArgs { plan: Some(rel), ..BuildArgs::default() };
+            let swapped = pipeline::build(layout, &args)?;
+            let (core, core2) = (sha(&built.manifest, "core"), sha(&swapped.manifest, "core"));
+            let (linker, linker2) = (sha(&built.manifest, "linker"), sha(&swapped.manifest, "linker"));
+            let (pylon, pylon2) = (&built.manifest.pylon_sha256, &swapped.manifest.pylon_sha256);
+            println!("dynlink swap `{id}`: {current} -> {}", other.name);
+            println!("    core   {} -> {}", &core[..16], &core2[..16]);
+            println!("    linker {} -> {}", &linker[..16], &linker2[..16]);
+            println!("    pylon  {} -> {}", &pylon[..16], &pylon2[..16]);
+            ensure!(core == core2, "swapping `{id}` to `{}` changed the core component", other.name);
+            ensure!(linker != linker2, "swapping `{id}` to `{}` left the linker unchanged", other.name);
+            ensure!(pylon != pylon2, "swapping `{id}` to `{}` left pylon.wasm unchanged", other.name);
+            let wasm = pipeline::output_dir(layout, &args).join("pylon.wasm");
+            for file in &smoke_files {
+                let failures = smoke::run_one(runner, &wasm, file, &layout.cache.join("smoke"))?;
+                ensure!(failures.is_empty(), "with `{id}` served by `{}`, {} failed:\n{}", other.name, file.display(), failures.join("\n"));
+            }
+            println!("    smoke ({} file(s)) with {} ... ok", smoke_files.len(), other.name);
+        }
     }
     Ok(())
 }
@@ -157,22 +223,24 @@ pub fn conformance(suites: &[String]) -> Result<()> {
     conformance::run(&layout, &targets, suites, CONFORMANCE_MIN_SHARE)
 }
 
-pub fn add_cap(name: &str, facade: bool) -> Result<()> {
+pub fn add_cap(name: &str, kind: caps::Kind, facade: bool) -> Result<()> {
     let layout = Layout::from_env()?;
     let stdlib = addcap::stdlib_module_names(None)?;
-    let written = addcap::add(&layout, name, facade, &stdlib)?;
+    let written = addcap::add(&layout, name, kind, facade, &stdlib)?;
     for path in &written {
-        println!("created {}", path.strip_prefix(&layout.root).unwrap_or(path).display());
+        println!("written {}", path.strip_prefix(&layout.root).unwrap_or(path).display());
     }
-    println!("next: cargo xtask build && cargo xtask run -- -c \"import _{name}_cap\"");
+    let module = addcap::Names::new(name, kind)?.module;
+    println!("next: cargo xtask build && cargo xtask run -- -c \"import {module}\"");
     Ok(())
 }
 
-/// add-cap in a copy of the workspace, then build there and run the new cap's smoke test:
-/// proves a scaffolded cap needs no edit anywhere else.
+/// add-cap of every kind in a copy of the workspace, then one build there and the new caps'
+/// smoke tests: proves a scaffolded cap needs no edit anywhere else.
 fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
     let copy = layout.root.join("target/add-cap-check/pylon");
-    let step = Step::start(format!("add-cap demo_echo in a copy of the workspace ({})", copy.display()));
+    let demos = [("demo_echo", caps::Kind::Static), ("demo_mux", caps::Kind::Mux), ("demo_link", caps::Kind::Dynlink)];
+    let step = Step::start(format!("add-cap of each kind in a copy of the workspace ({})", copy.display()));
     deps::remove_dir_if_exists(copy.parent().unwrap())?;
     repro::copy_sources(&layout.root, &copy)?;
     let xtask = std::env::current_exe()?;
@@ -184,16 +252,21 @@ fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
             .dir(&copy)
             .run()
     };
-    in_copy(&["add-cap", "demo_echo"]).context("add-cap failed in the copy")?;
+    for (name, kind) in demos {
+        in_copy(&["add-cap", name, "--kind", kind.name(), "--facade"]).with_context(|| format!("add-cap {name} --kind {} failed in the copy", kind.name()))?;
+    }
     in_copy(&["build"]).context("the build after add-cap failed")?;
     let wasm = copy.join("build/release/pylon.wasm");
-    let smoke = copy.join("cpython-ext/_demo_echo_cap/smoke/demo_echo.py");
-    let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"))?;
-    if !failures.is_empty() {
-        bail!("the scaffolded cap's smoke test failed:\n{}", failures.join("\n"));
+    for (name, kind) in demos {
+        let module = addcap::Names::new(name, kind)?.module;
+        let smoke = copy.join(format!("cpython-ext/{module}/smoke/{name}_smoke.py"));
+        let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"))?;
+        if !failures.is_empty() {
+            bail!("the scaffolded {} cap's smoke test failed:\n{}", kind.name(), failures.join("\n"));
+        }
     }
     step.done();
     deps::remove_dir_if_exists(copy.parent().unwrap())?;
-    println!("add-cap: demo_echo scaffolded, built, composed and imported in a copy of the workspace");
+    println!("add-cap: demo_echo (static), demo_mux (mux), demo_link (dynlink) scaffolded, built, composed and imported in a copy of the workspace");
     Ok(())
 }
