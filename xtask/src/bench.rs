@@ -61,6 +61,56 @@ pub fn run(layout: &Layout, built: &Built, runner: &Path, runs: usize) -> Result
     Ok(())
 }
 
+/// `pylon/bench/in-pylon/*.py` time calls inside one process and print `name<TAB>value<TAB>unit`
+/// lines: caps have no native counterpart to compare with, so these compare the linkage
+/// modes and the dynlink providers with each other. Runs each script in every variant
+/// (pylon.wasm built with each provider) and prints one column per variant.
+pub fn in_pylon(layout: &Layout, runner: &Path, variants: &[(String, std::path::PathBuf)]) -> Result<()> {
+    let dir = layout.root.join("pylon/bench/in-pylon");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect();
+    files.sort();
+    let step = Step::start(format!("in-pylon measurements ({} script(s) x {} variant(s))", files.len(), variants.len()));
+    let mut rows: Vec<(String, String, Vec<String>)> = Vec::new();
+    for (i, (_, wasm)) in variants.iter().enumerate() {
+        for file in &files {
+            let out = duct::cmd(runner, ["--wasm", &wasm.display().to_string(), &file.display().to_string()])
+                .stderr_capture()
+                .read()
+                .with_context(|| format!("{} failed inside {}", file.display(), wasm.display()))?;
+            for line in out.lines() {
+                let parts: Vec<&str> = line.split('\t').collect();
+                let [name, value, unit] = parts[..] else { continue };
+                let pos = match rows.iter().position(|r| r.0 == name) {
+                    Some(p) => p,
+                    None => {
+                        rows.push((name.to_owned(), unit.to_owned(), vec![String::new(); variants.len()]));
+                        rows.len() - 1
+                    }
+                };
+                rows[pos].2[i] = value.to_owned();
+            }
+        }
+    }
+    step.done();
+    print!("{:<40} {:>8}", "in pylon (median)", "unit");
+    for (label, _) in variants {
+        print!(" {label:>24}");
+    }
+    println!();
+    for (name, unit, values) in &rows {
+        print!("{name:<40} {unit:>8}");
+        for v in values {
+            print!(" {v:>24}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
 fn time(exe: &Path, args: &[&str]) -> Result<Duration> {
     let start = Instant::now();
     let out = duct::cmd(exe, args).stdout_null().stderr_capture().unchecked().run()?;

@@ -93,6 +93,32 @@ fn is_kebab(s: &str) -> bool {
         })
 }
 
+/// A plan with one id served by another provider than in the default plan.
+pub struct Swap {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    /// The plan file written for it, relative to the root (under `target/`).
+    pub plan: PathBuf,
+}
+
+/// For every id of `plan` and every other provider that serves it, writes the plan that
+/// swaps just that id to `target/dynlink-plans/<id>-<provider>.toml`.
+pub fn write_swaps(root: &Path, plan: &Plan, caps: &[Cap]) -> Result<Vec<Swap>> {
+    let text = fs::read_to_string(root.join(&plan.path)).with_context(|| format!("cannot read {}", plan.path.display()))?;
+    let mut swaps = Vec::new();
+    for (id, current) in &plan.serve {
+        for other in caps.iter().filter(|c| c.kind == Kind::Dynlink && c.serves.contains(id) && &c.name != current) {
+            let mut doc: toml_edit::DocumentMut = text.parse()?;
+            doc["serve"][id.as_str()] = toml_edit::value(&other.name);
+            let rel = PathBuf::from(format!("target/dynlink-plans/{id}-{}.toml", other.name));
+            crate::digest::write_atomic(&root.join(&rel), doc.to_string().as_bytes())?;
+            swaps.push(Swap { id: id.clone(), from: current.clone(), to: other.name.clone(), plan: rel });
+        }
+    }
+    Ok(swaps)
+}
+
 /// The linker's world: one import per id, each shaped like `endpoint`.
 pub fn linker_wit(plan: &Plan) -> String {
     let mut text = String::from("package pylon:generated-linker;\n\n");

@@ -126,9 +126,10 @@ fn mux_schemes_check(layout: &Layout, runner: &std::path::Path, wasm: &std::path
         declared.sort();
         ensure!(
             out.trim() == declared.join(","),
-            "mux cap `{}`: {ext}.schemes() answers `{}`, its Cargo.toml declares `{}`",
+            "mux cap `{}`: {ext}.schemes() answers `{}`, {} declares `{}`",
             cap.name,
             out.trim(),
+            cap.dir.join("Cargo.toml").display(),
             declared.join(",")
         );
         println!("mux {}: schemes {} ... ok", cap.name, declared.join(", "));
@@ -147,32 +148,27 @@ fn dynlink_swap_check(layout: &Layout, built: &pipeline::Built, runner: &std::pa
         .filter(|f| exts.iter().any(|e| !e.links.is_empty() && f.starts_with(&e.dir)))
         .collect();
     let sha = |m: &Manifest, name: &str| m.artifacts.iter().find(|a| a.name == name).map(|a| a.sha256.clone()).unwrap_or_default();
-    let plan_text = std::fs::read_to_string(layout.root.join(&dynlink.plan))?;
-    for (id, current) in &dynlink.serve {
-        for other in caps.iter().filter(|c| c.kind == caps::Kind::Dynlink && c.serves.contains(id) && &c.name != current) {
-            let mut doc: toml_edit::DocumentMut = plan_text.parse()?;
-            doc["serve"][id.as_str()] = toml_edit::value(&other.name);
-            let rel = std::path::PathBuf::from(format!("target/dynlink-plans/{id}-{}.toml", other.name));
-            crate::digest::write_atomic(&layout.root.join(&rel), doc.to_string().as_bytes())?;
-            let args = BuildArgs { plan: Some(rel), ..BuildArgs::default() };
-            let swapped = pipeline::build(layout, &args)?;
-            let (core, core2) = (sha(&built.manifest, "core"), sha(&swapped.manifest, "core"));
-            let (linker, linker2) = (sha(&built.manifest, "linker"), sha(&swapped.manifest, "linker"));
-            let (pylon, pylon2) = (&built.manifest.pylon_sha256, &swapped.manifest.pylon_sha256);
-            println!("dynlink swap `{id}`: {current} -> {}", other.name);
-            println!("    core   {} -> {}", &core[..16], &core2[..16]);
-            println!("    linker {} -> {}", &linker[..16], &linker2[..16]);
-            println!("    pylon  {} -> {}", &pylon[..16], &pylon2[..16]);
-            ensure!(core == core2, "swapping `{id}` to `{}` changed the core component", other.name);
-            ensure!(linker != linker2, "swapping `{id}` to `{}` left the linker unchanged", other.name);
-            ensure!(pylon != pylon2, "swapping `{id}` to `{}` left pylon.wasm unchanged", other.name);
-            let wasm = pipeline::output_dir(layout, &args).join("pylon.wasm");
-            for file in &smoke_files {
-                let failures = smoke::run_one(runner, &wasm, file, &layout.cache.join("smoke"))?;
-                ensure!(failures.is_empty(), "with `{id}` served by `{}`, {} failed:\n{}", other.name, file.display(), failures.join("\n"));
-            }
-            println!("    smoke ({} file(s)) with {} ... ok", smoke_files.len(), other.name);
+    let plan = crate::dynlink::Plan::load(&layout.root, std::path::Path::new(&dynlink.plan))?.for_exts(&caps, &exts)?;
+    for swap in crate::dynlink::write_swaps(&layout.root, &plan, &caps)? {
+        let args = BuildArgs { plan: Some(swap.plan.clone()), ..BuildArgs::default() };
+        let swapped = pipeline::build(layout, &args)?;
+        let (core, core2) = (sha(&built.manifest, "core"), sha(&swapped.manifest, "core"));
+        let (linker, linker2) = (sha(&built.manifest, "linker"), sha(&swapped.manifest, "linker"));
+        let (pylon, pylon2) = (&built.manifest.pylon_sha256, &swapped.manifest.pylon_sha256);
+        let (id, to) = (&swap.id, &swap.to);
+        println!("dynlink swap `{id}`: {} -> {to} ({})", swap.from, swap.plan.display());
+        println!("    core   {} -> {}", &core[..16], &core2[..16]);
+        println!("    linker {} -> {}", &linker[..16], &linker2[..16]);
+        println!("    pylon  {} -> {}", &pylon[..16], &pylon2[..16]);
+        ensure!(core == core2, "serving `{id}` by `{to}` changed the core component");
+        ensure!(linker != linker2, "serving `{id}` by `{to}` left the linker unchanged");
+        ensure!(pylon != pylon2, "serving `{id}` by `{to}` left pylon.wasm unchanged");
+        let wasm = pipeline::output_dir(layout, &args).join("pylon.wasm");
+        for file in &smoke_files {
+            let failures = smoke::run_one(runner, &wasm, file, &layout.cache.join("smoke"))?;
+            ensure!(failures.is_empty(), "with `{id}` served by `{to}`, {} failed:\n{}", file.display(), failures.join("\n"));
         }
+        println!("    smoke ({} file(s)) with {to} ... ok", smoke_files.len());
     }
     Ok(())
 }
@@ -207,7 +203,20 @@ pub fn bench(runs: usize) -> Result<()> {
     let args = BuildArgs::default();
     let built = pipeline::build(&layout, &args)?;
     let runner = runner::build(&layout)?;
-    bench::run(&layout, &built, &runner, runs)
+    bench::run(&layout, &built, &runner, runs)?;
+    // In-pylon measurements, once per provider of each dynlink id.
+    let mut variants = vec![("plan".to_owned(), layout.profile_dir(Profile::Release).join("pylon.wasm"))];
+    if let Some(dynlink) = &built.manifest.dynlink {
+        let (caps, exts) = caps::discover(&layout.root)?;
+        let plan = crate::dynlink::Plan::load(&layout.root, std::path::Path::new(&dynlink.plan))?.for_exts(&caps, &exts)?;
+        variants[0].0 = plan.serve.iter().map(|(id, p)| format!("{id}={p}")).collect::<Vec<_>>().join(",");
+        for swap in crate::dynlink::write_swaps(&layout.root, &plan, &caps)? {
+            let args = BuildArgs { plan: Some(swap.plan.clone()), ..BuildArgs::default() };
+            pipeline::build(&layout, &args)?;
+            variants.push((format!("{}={}", swap.id, swap.to), pipeline::output_dir(&layout, &args).join("pylon.wasm")));
+        }
+    }
+    bench::in_pylon(&layout, &runner, &variants)
 }
 
 /// Share of the native passes that pylon must pass too.
