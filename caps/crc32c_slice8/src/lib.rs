@@ -1,7 +1,10 @@
 //! A `crc32c` provider for pylon's dynlink linker: CRC-32C (Castagnoli, the iSCSI/SCTP/ext4
-//! CRC; reflected polynomial `0x82F63B78`) by slicing-by-8: eight table lookups per eight
-//! bytes, independent of each other, instead of a chain of eight dependent ones. It serves
+//! CRC; reflected polynomial `0x82F63B78`) by slicing: sixteen table lookups per sixteen
+//! bytes, independent of each other, instead of a chain of sixteen dependent ones. It serves
 //! the same id and contract as the plain `cap-crc32c-table`, so the plan can swap them.
+//!
+//! The crate is named for slicing-by-8, which it started as; slicing-by-16 measured about
+//! 1.3x faster under wasmtime and on the host, so that is what it runs (see `crc.rs`).
 //!
 //! # The `crc32c` contract (`endpoint.invoke`)
 //!
