@@ -177,12 +177,13 @@ pub fn generate_many(scheme: &str, n: u32, size: Option<u32>) -> Result<Vec<Stri
     }
 }
 
-/// Shortens what is quoted in messages, so that a huge argument does not make a huge error.
+/// `text` quoted for a message, in single quotes like Python's repr, and shortened so
+/// that a huge argument does not make a huge error.
 fn quoted(text: &str) -> String {
     const MAX: usize = 60;
     match text.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{:?}...", &text[..i]),
-        None => format!("{text:?}"),
+        Some((i, _)) => format!("'{}'...", text[..i].escape_debug()),
+        None => format!("'{}'", text.escape_debug()),
     }
 }
 

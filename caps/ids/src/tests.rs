@@ -182,6 +182,9 @@ fn errors_are_distinct_and_clear() {
     assert!(matches!(generate("ulid", Some(10)), Err(Error::BadArgument(m)) if m == "ulid ids have a fixed size; size applies to nanoid only"));
     assert!(matches!(generate_many("ulid", MAX_MANY + 1, None), Err(Error::BadArgument(_))));
     assert_eq!(generate_many("ksuid", 0, None), Ok(vec![]));
+    // Quoted like Python's repr.
+    assert_eq!(invalid_message("ulid", "abc"), "invalid ulid 'abc': a ULID has 26 characters, not 3");
+    assert_eq!(invalid_message("ksuid", "it's\n"), "invalid ksuid 'it\\'s\\n': a KSUID has 27 characters, not 5");
     // Long input is cut short in messages.
     let long = "x".repeat(10_000);
     assert!(invalid_message("uuid7", &long).len() < 200);
