@@ -115,5 +115,18 @@ def _datetime(ms):
     return epoch + datetime.timedelta(milliseconds=ms)
 
 
-# The per-scheme submodules use the functions above.
-from . import ksuid, nanoid, ulid, uuid7  # noqa: E402
+# The per-scheme submodules load on first use (`ids.ulid`), so that `import ids` stays
+# cheap: `ids.uuid7` needs the `uuid` module, which costs more than the rest together.
+_SUBMODULES = ("ksuid", "nanoid", "ulid", "uuid7")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_SUBMODULES})
