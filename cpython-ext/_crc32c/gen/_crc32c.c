@@ -268,9 +268,9 @@ pylon_fn_resolve(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
     if (pylon_lower_string(ctx, args[0], &a0.ptr, &a0.len) < 0) {
         goto done;
     }
-    pylon_dynlink_linker_handle_t ret = {0};
+    crc32c_ext_linker_handle_t ret = {0};
     crc32c_ext_string_t err = {0};
-    if (pylon_dynlink_linker_resolve(&a0, &ret, &err)) {
+    if (crc32c_ext_linker_resolve(&a0, &ret, &err)) {
         res = PyLong_FromUnsignedLong((unsigned long)ret);
     } else {
         pylon_raise_wit_error(PyUnicode_DecodeUTF8((const char *)err.ptr, (Py_ssize_t)err.len, NULL));
@@ -300,7 +300,7 @@ pylon_fn_invoke(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
     pylon_ctx ctx_ = {"invoke", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_dynlink_linker_handle_t a0 = {0};
+    crc32c_ext_linker_handle_t a0 = {0};
     crc32c_ext_string_t a1 = {0};
     crc32c_ext_list_u8_t a2 = {0};
     ctx->arg = "handle";
@@ -317,7 +317,7 @@ pylon_fn_invoke(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
     }
     crc32c_ext_list_u8_t ret = {0};
     crc32c_ext_string_t err = {0};
-    if (pylon_dynlink_linker_invoke(a0, &a1, &a2, &ret, &err)) {
+    if (crc32c_ext_linker_invoke(a0, &a1, &a2, &ret, &err)) {
         res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
         crc32c_ext_list_u8_free(&ret);
     } else {

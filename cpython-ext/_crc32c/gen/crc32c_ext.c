@@ -6,10 +6,10 @@
 // Imported Functions from `pylon:dynlink/linker@0.1.0`
 
 __attribute__((__import_module__("pylon:dynlink/linker@0.1.0"), __import_name__("resolve")))
-extern void __wasm_import_pylon_dynlink_linker_resolve(uint8_t *, size_t, uint8_t *);
+extern void __wasm_import_crc32c_ext_linker_resolve(uint8_t *, size_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:dynlink/linker@0.1.0"), __import_name__("invoke")))
-extern void __wasm_import_pylon_dynlink_linker_invoke(int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
+extern void __wasm_import_crc32c_ext_linker_invoke(int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
 // Canonical ABI intrinsics
 
@@ -24,7 +24,7 @@ void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
 
 // Helper Functions
 
-void pylon_dynlink_linker_result_handle_string_free(pylon_dynlink_linker_result_handle_string_t *ptr) {
+void crc32c_ext_linker_result_handle_string_free(crc32c_ext_linker_result_handle_string_t *ptr) {
   if (!ptr->is_err) {
   } else {
     crc32c_ext_string_free(&ptr->val.err);
@@ -41,7 +41,7 @@ void crc32c_ext_list_u8_free(crc32c_ext_list_u8_t *ptr) {
   }
 }
 
-void pylon_dynlink_linker_result_list_u8_string_free(pylon_dynlink_linker_result_list_u8_string_t *ptr) {
+void crc32c_ext_linker_result_list_u8_string_free(crc32c_ext_linker_result_list_u8_string_t *ptr) {
   if (!ptr->is_err) {
     crc32c_ext_list_u8_free(&ptr->val.ok);
   } else {
@@ -76,12 +76,12 @@ void crc32c_ext_string_free(crc32c_ext_string_t *ret) {
 
 // Component Adapters
 
-bool pylon_dynlink_linker_resolve(crc32c_ext_string_t *id, pylon_dynlink_linker_handle_t *ret, crc32c_ext_string_t *err) {
+bool crc32c_ext_linker_resolve(crc32c_ext_string_t *id, crc32c_ext_linker_handle_t *ret, crc32c_ext_string_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(3*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_dynlink_linker_resolve((uint8_t *) (*id).ptr, (*id).len, ptr);
-  pylon_dynlink_linker_result_handle_string_t result;
+  __wasm_import_crc32c_ext_linker_resolve((uint8_t *) (*id).ptr, (*id).len, ptr);
+  crc32c_ext_linker_result_handle_string_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -103,12 +103,12 @@ bool pylon_dynlink_linker_resolve(crc32c_ext_string_t *id, pylon_dynlink_linker_
   }
 }
 
-bool pylon_dynlink_linker_invoke(pylon_dynlink_linker_handle_t handle, crc32c_ext_string_t *function, crc32c_ext_list_u8_t *input, crc32c_ext_list_u8_t *ret, crc32c_ext_string_t *err) {
+bool crc32c_ext_linker_invoke(crc32c_ext_linker_handle_t handle, crc32c_ext_string_t *function, crc32c_ext_list_u8_t *input, crc32c_ext_list_u8_t *ret, crc32c_ext_string_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(3*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_dynlink_linker_invoke((int32_t) (handle), (uint8_t *) (*function).ptr, (*function).len, (uint8_t *) (*input).ptr, (*input).len, ptr);
-  pylon_dynlink_linker_result_list_u8_string_t result;
+  __wasm_import_crc32c_ext_linker_invoke((int32_t) (handle), (uint8_t *) (*function).ptr, (*function).len, (uint8_t *) (*input).ptr, (*input).len, ptr);
+  crc32c_ext_linker_result_list_u8_string_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;

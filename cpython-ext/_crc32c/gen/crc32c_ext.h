@@ -15,15 +15,15 @@ typedef struct crc32c_ext_string_t {
 } crc32c_ext_string_t;
 
 // An id resolved once; valid for the life of the instance.
-typedef uint32_t pylon_dynlink_linker_handle_t;
+typedef uint32_t crc32c_ext_linker_handle_t;
 
 typedef struct {
   bool is_err;
   union {
-    pylon_dynlink_linker_handle_t ok;
+    crc32c_ext_linker_handle_t ok;
     crc32c_ext_string_t err;
   } val;
-} pylon_dynlink_linker_result_handle_string_t;
+} crc32c_ext_linker_result_handle_string_t;
 
 typedef struct {
   uint8_t *ptr;
@@ -36,24 +36,24 @@ typedef struct {
     crc32c_ext_list_u8_t ok;
     crc32c_ext_string_t err;
   } val;
-} pylon_dynlink_linker_result_list_u8_string_t;
+} crc32c_ext_linker_result_list_u8_string_t;
 
 // Imported Functions from `pylon:dynlink/linker@0.1.0`
 // Finds the provider that the plan assigned to `id` (e.g. "crc32c").
 // Err: the plan serves no such id (the message names the ids it does serve).
-extern bool pylon_dynlink_linker_resolve(crc32c_ext_string_t *id, pylon_dynlink_linker_handle_t *ret, crc32c_ext_string_t *err);
+extern bool crc32c_ext_linker_resolve(crc32c_ext_string_t *id, crc32c_ext_linker_handle_t *ret, crc32c_ext_string_t *err);
 // Calls `function` of the provider behind `handle` with an opaque byte payload; the
 // encoding of `input` and of the returned bytes is the provider's documented contract.
 // Err: an unknown handle, or the provider's own error message.
-extern bool pylon_dynlink_linker_invoke(pylon_dynlink_linker_handle_t handle, crc32c_ext_string_t *function, crc32c_ext_list_u8_t *input, crc32c_ext_list_u8_t *ret, crc32c_ext_string_t *err);
+extern bool crc32c_ext_linker_invoke(crc32c_ext_linker_handle_t handle, crc32c_ext_string_t *function, crc32c_ext_list_u8_t *input, crc32c_ext_list_u8_t *ret, crc32c_ext_string_t *err);
 
 // Helper Functions
 
-void pylon_dynlink_linker_result_handle_string_free(pylon_dynlink_linker_result_handle_string_t *ptr);
+void crc32c_ext_linker_result_handle_string_free(crc32c_ext_linker_result_handle_string_t *ptr);
 
 void crc32c_ext_list_u8_free(crc32c_ext_list_u8_t *ptr);
 
-void pylon_dynlink_linker_result_list_u8_string_free(pylon_dynlink_linker_result_list_u8_string_t *ptr);
+void crc32c_ext_linker_result_list_u8_string_free(crc32c_ext_linker_result_list_u8_string_t *ptr);
 
 // Sets the string `ret` to reference the input string `s` without copying it
 void crc32c_ext_string_set(crc32c_ext_string_t *ret, const char*s);

@@ -263,9 +263,9 @@ static PyStructSequence_Desc pylon_Parsed_desc = {
 /* Converters between Python objects and the bindings' types. */
 static PyObject *pylon_lift_ids_cap_ext_list_string(const ids_cap_ext_list_string_t *v);
 static int pylon_lower_u32(pylon_ctx *ctx, PyObject *o, uint32_t *dst);
-static PyObject *pylon_lift_pylon_ids_ids_error(const pylon_ids_ids_error_t *v);
-static PyObject *pylon_lift_pylon_ids_ids_unknown_scheme(const pylon_ids_ids_unknown_scheme_t *v);
-static PyObject *pylon_lift_pylon_ids_ids_parsed(const pylon_ids_ids_parsed_t *v);
+static PyObject *pylon_lift_ids_cap_ext_ids_error(const ids_cap_ext_ids_error_t *v);
+static PyObject *pylon_lift_ids_cap_ext_ids_unknown_scheme(const ids_cap_ext_ids_unknown_scheme_t *v);
+static PyObject *pylon_lift_ids_cap_ext_ids_parsed(const ids_cap_ext_ids_parsed_t *v);
 static PyObject *pylon_lift_ids_cap_ext_option_u64(const ids_cap_ext_option_u64_t *v);
 
 static PyObject *pylon_lift_ids_cap_ext_list_string(const ids_cap_ext_list_string_t *v)
@@ -299,7 +299,7 @@ static int pylon_lower_u32(pylon_ctx *ctx, PyObject *o, uint32_t *dst)
     return 0;
 }
 
-static PyObject *pylon_lift_pylon_ids_ids_unknown_scheme(const pylon_ids_ids_unknown_scheme_t *v)
+static PyObject *pylon_lift_ids_cap_ext_ids_unknown_scheme(const ids_cap_ext_ids_unknown_scheme_t *v)
 {
     PyObject *r = PyStructSequence_New(pylon_UnknownScheme_type);
     if (r == NULL) {
@@ -321,11 +321,11 @@ static PyObject *pylon_lift_pylon_ids_ids_unknown_scheme(const pylon_ids_ids_unk
     return r;
 }
 
-static PyObject *pylon_lift_pylon_ids_ids_error(const pylon_ids_ids_error_t *v)
+static PyObject *pylon_lift_ids_cap_ext_ids_error(const ids_cap_ext_ids_error_t *v)
 {
     switch (v->tag) {
     case 0:
-        return pylon_case_new("unknown_scheme", pylon_lift_pylon_ids_ids_unknown_scheme(&v->val.unknown_scheme));
+        return pylon_case_new("unknown_scheme", pylon_lift_ids_cap_ext_ids_unknown_scheme(&v->val.unknown_scheme));
     case 1:
         return pylon_case_new("invalid", PyUnicode_DecodeUTF8((const char *)v->val.invalid.ptr, (Py_ssize_t)v->val.invalid.len, NULL));
     case 2:
@@ -346,7 +346,7 @@ static PyObject *pylon_lift_ids_cap_ext_option_u64(const ids_cap_ext_option_u64_
     return PyLong_FromUnsignedLongLong((unsigned long long)v->val);
 }
 
-static PyObject *pylon_lift_pylon_ids_ids_parsed(const pylon_ids_ids_parsed_t *v)
+static PyObject *pylon_lift_ids_cap_ext_ids_parsed(const ids_cap_ext_ids_parsed_t *v)
 {
     PyObject *r = PyStructSequence_New(pylon_Parsed_type);
     if (r == NULL) {
@@ -396,7 +396,7 @@ pylon_fn_schemes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
     }
     PyObject *res = NULL;
     ids_cap_ext_list_string_t ret = {0};
-    pylon_ids_ids_schemes(&ret);
+    ids_cap_ext_ids_schemes(&ret);
     res = pylon_lift_ids_cap_ext_list_string(&ret);
     ids_cap_ext_list_string_free(&ret);
     return res;
@@ -435,13 +435,13 @@ pylon_fn_generate(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t
         a1 = &a1_val;
     }
     ids_cap_ext_string_t ret = {0};
-    pylon_ids_ids_error_t err = {0};
-    if (pylon_ids_ids_generate(&a0, a1, &ret, &err)) {
+    ids_cap_ext_ids_error_t err = {0};
+    if (ids_cap_ext_ids_generate(&a0, a1, &ret, &err)) {
         res = PyUnicode_DecodeUTF8((const char *)ret.ptr, (Py_ssize_t)ret.len, NULL);
         ids_cap_ext_string_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_ids_ids_error(&err));
-        pylon_ids_ids_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_ids_cap_ext_ids_error(&err));
+        ids_cap_ext_ids_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -486,13 +486,13 @@ pylon_fn_generate_many(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         a2 = &a2_val;
     }
     ids_cap_ext_list_string_t ret = {0};
-    pylon_ids_ids_error_t err = {0};
-    if (pylon_ids_ids_generate_many(&a0, a1, a2, &ret, &err)) {
+    ids_cap_ext_ids_error_t err = {0};
+    if (ids_cap_ext_ids_generate_many(&a0, a1, a2, &ret, &err)) {
         res = pylon_lift_ids_cap_ext_list_string(&ret);
         ids_cap_ext_list_string_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_ids_ids_error(&err));
-        pylon_ids_ids_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_ids_cap_ext_ids_error(&err));
+        ids_cap_ext_ids_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -536,14 +536,14 @@ pylon_fn_parse(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         }
         a2 = &a2_val;
     }
-    pylon_ids_ids_parsed_t ret = {0};
-    pylon_ids_ids_error_t err = {0};
-    if (pylon_ids_ids_parse(&a0, &a1, a2, &ret, &err)) {
-        res = pylon_lift_pylon_ids_ids_parsed(&ret);
-        pylon_ids_ids_parsed_free(&ret);
+    ids_cap_ext_ids_parsed_t ret = {0};
+    ids_cap_ext_ids_error_t err = {0};
+    if (ids_cap_ext_ids_parse(&a0, &a1, a2, &ret, &err)) {
+        res = pylon_lift_ids_cap_ext_ids_parsed(&ret);
+        ids_cap_ext_ids_parsed_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_ids_ids_error(&err));
-        pylon_ids_ids_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_ids_cap_ext_ids_error(&err));
+        ids_cap_ext_ids_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -587,12 +587,12 @@ pylon_fn_validate(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t
         a2 = &a2_val;
     }
     bool ret = {0};
-    pylon_ids_ids_error_t err = {0};
-    if (pylon_ids_ids_validate(&a0, &a1, a2, &ret, &err)) {
+    ids_cap_ext_ids_error_t err = {0};
+    if (ids_cap_ext_ids_validate(&a0, &a1, a2, &ret, &err)) {
         res = PyBool_FromLong(ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_ids_ids_error(&err));
-        pylon_ids_ids_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_ids_cap_ext_ids_error(&err));
+        ids_cap_ext_ids_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);

@@ -6,19 +6,19 @@
 // Imported Functions from `pylon:ids/ids@0.1.0`
 
 __attribute__((__import_module__("pylon:ids/ids@0.1.0"), __import_name__("schemes")))
-extern void __wasm_import_pylon_ids_ids_schemes(uint8_t *);
+extern void __wasm_import_ids_cap_ext_ids_schemes(uint8_t *);
 
 __attribute__((__import_module__("pylon:ids/ids@0.1.0"), __import_name__("generate")))
-extern void __wasm_import_pylon_ids_ids_generate(uint8_t *, size_t, int32_t, int32_t, uint8_t *);
+extern void __wasm_import_ids_cap_ext_ids_generate(uint8_t *, size_t, int32_t, int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:ids/ids@0.1.0"), __import_name__("generate-many")))
-extern void __wasm_import_pylon_ids_ids_generate_many(uint8_t *, size_t, int32_t, int32_t, int32_t, uint8_t *);
+extern void __wasm_import_ids_cap_ext_ids_generate_many(uint8_t *, size_t, int32_t, int32_t, int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:ids/ids@0.1.0"), __import_name__("parse")))
-extern void __wasm_import_pylon_ids_ids_parse(uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, uint8_t *);
+extern void __wasm_import_ids_cap_ext_ids_parse(uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:ids/ids@0.1.0"), __import_name__("validate")))
-extern void __wasm_import_pylon_ids_ids_validate(uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, uint8_t *);
+extern void __wasm_import_ids_cap_ext_ids_validate(uint8_t *, size_t, uint8_t *, size_t, int32_t, int32_t, uint8_t *);
 
 // Canonical ABI intrinsics
 
@@ -44,15 +44,15 @@ void ids_cap_ext_list_string_free(ids_cap_ext_list_string_t *ptr) {
   }
 }
 
-void pylon_ids_ids_unknown_scheme_free(pylon_ids_ids_unknown_scheme_t *ptr) {
+void ids_cap_ext_ids_unknown_scheme_free(ids_cap_ext_ids_unknown_scheme_t *ptr) {
   ids_cap_ext_string_free(&ptr->scheme);
   ids_cap_ext_list_string_free(&ptr->known);
 }
 
-void pylon_ids_ids_error_free(pylon_ids_ids_error_t *ptr) {
+void ids_cap_ext_ids_error_free(ids_cap_ext_ids_error_t *ptr) {
   switch ((int32_t) ptr->tag) {
     case 0: {
-      pylon_ids_ids_unknown_scheme_free(&ptr->val.unknown_scheme);
+      ids_cap_ext_ids_unknown_scheme_free(&ptr->val.unknown_scheme);
       break;
     }
     case 1: {
@@ -85,7 +85,7 @@ void ids_cap_ext_option_u64_free(ids_cap_ext_option_u64_t *ptr) {
   }
 }
 
-void pylon_ids_ids_parsed_free(pylon_ids_ids_parsed_t *ptr) {
+void ids_cap_ext_ids_parsed_free(ids_cap_ext_ids_parsed_t *ptr) {
   ids_cap_ext_string_free(&ptr->scheme);
   ids_cap_ext_string_free(&ptr->canonical);
   ids_cap_ext_list_u8_free(&ptr->bytes);
@@ -97,34 +97,34 @@ void ids_cap_ext_option_u32_free(ids_cap_ext_option_u32_t *ptr) {
   }
 }
 
-void pylon_ids_ids_result_string_error_free(pylon_ids_ids_result_string_error_t *ptr) {
+void ids_cap_ext_ids_result_string_error_free(ids_cap_ext_ids_result_string_error_t *ptr) {
   if (!ptr->is_err) {
     ids_cap_ext_string_free(&ptr->val.ok);
   } else {
-    pylon_ids_ids_error_free(&ptr->val.err);
+    ids_cap_ext_ids_error_free(&ptr->val.err);
   }
 }
 
-void pylon_ids_ids_result_list_string_error_free(pylon_ids_ids_result_list_string_error_t *ptr) {
+void ids_cap_ext_ids_result_list_string_error_free(ids_cap_ext_ids_result_list_string_error_t *ptr) {
   if (!ptr->is_err) {
     ids_cap_ext_list_string_free(&ptr->val.ok);
   } else {
-    pylon_ids_ids_error_free(&ptr->val.err);
+    ids_cap_ext_ids_error_free(&ptr->val.err);
   }
 }
 
-void pylon_ids_ids_result_parsed_error_free(pylon_ids_ids_result_parsed_error_t *ptr) {
+void ids_cap_ext_ids_result_parsed_error_free(ids_cap_ext_ids_result_parsed_error_t *ptr) {
   if (!ptr->is_err) {
-    pylon_ids_ids_parsed_free(&ptr->val.ok);
+    ids_cap_ext_ids_parsed_free(&ptr->val.ok);
   } else {
-    pylon_ids_ids_error_free(&ptr->val.err);
+    ids_cap_ext_ids_error_free(&ptr->val.err);
   }
 }
 
-void pylon_ids_ids_result_bool_error_free(pylon_ids_ids_result_bool_error_t *ptr) {
+void ids_cap_ext_ids_result_bool_error_free(ids_cap_ext_ids_result_bool_error_t *ptr) {
   if (!ptr->is_err) {
   } else {
-    pylon_ids_ids_error_free(&ptr->val.err);
+    ids_cap_ext_ids_error_free(&ptr->val.err);
   }
 }
 
@@ -155,15 +155,15 @@ void ids_cap_ext_string_free(ids_cap_ext_string_t *ret) {
 
 // Component Adapters
 
-void pylon_ids_ids_schemes(ids_cap_ext_list_string_t *ret) {
+void ids_cap_ext_ids_schemes(ids_cap_ext_list_string_t *ret) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(2*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_ids_ids_schemes(ptr);
+  __wasm_import_ids_cap_ext_ids_schemes(ptr);
   *ret = (ids_cap_ext_list_string_t) { (ids_cap_ext_string_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
-bool pylon_ids_ids_generate(ids_cap_ext_string_t *scheme, uint32_t *maybe_size, ids_cap_ext_string_t *ret, pylon_ids_ids_error_t *err) {
+bool ids_cap_ext_ids_generate(ids_cap_ext_string_t *scheme, uint32_t *maybe_size, ids_cap_ext_string_t *ret, ids_cap_ext_ids_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(6*sizeof(void*))];
   ids_cap_ext_option_u32_t size;
@@ -181,8 +181,8 @@ bool pylon_ids_ids_generate(ids_cap_ext_string_t *scheme, uint32_t *maybe_size, 
     option1 = 0;
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_ids_ids_generate((uint8_t *) (*scheme).ptr, (*scheme).len, option, option1, ptr);
-  pylon_ids_ids_result_string_error_t result;
+  __wasm_import_ids_cap_ext_ids_generate((uint8_t *) (*scheme).ptr, (*scheme).len, option, option1, ptr);
+  ids_cap_ext_ids_result_string_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -191,11 +191,11 @@ bool pylon_ids_ids_generate(ids_cap_ext_string_t *scheme, uint32_t *maybe_size, 
     }
     case 1: {
       result.is_err = true;
-      pylon_ids_ids_error_t variant;
+      ids_cap_ext_ids_error_t variant;
       variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.unknown_scheme = (pylon_ids_ids_unknown_scheme_t) {
+          variant.val.unknown_scheme = (ids_cap_ext_ids_unknown_scheme_t) {
             (ids_cap_ext_string_t) (ids_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
             (ids_cap_ext_list_string_t) (ids_cap_ext_list_string_t) { (ids_cap_ext_string_t*)(*((uint8_t **) (ptr + (4*sizeof(void*))))), (*((size_t*) (ptr + (5*sizeof(void*))))) },
           };
@@ -228,7 +228,7 @@ bool pylon_ids_ids_generate(ids_cap_ext_string_t *scheme, uint32_t *maybe_size, 
   }
 }
 
-bool pylon_ids_ids_generate_many(ids_cap_ext_string_t *scheme, uint32_t n, uint32_t *maybe_size, ids_cap_ext_list_string_t *ret, pylon_ids_ids_error_t *err) {
+bool ids_cap_ext_ids_generate_many(ids_cap_ext_string_t *scheme, uint32_t n, uint32_t *maybe_size, ids_cap_ext_list_string_t *ret, ids_cap_ext_ids_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(6*sizeof(void*))];
   ids_cap_ext_option_u32_t size;
@@ -246,8 +246,8 @@ bool pylon_ids_ids_generate_many(ids_cap_ext_string_t *scheme, uint32_t n, uint3
     option1 = 0;
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_ids_ids_generate_many((uint8_t *) (*scheme).ptr, (*scheme).len, (int32_t) (n), option, option1, ptr);
-  pylon_ids_ids_result_list_string_error_t result;
+  __wasm_import_ids_cap_ext_ids_generate_many((uint8_t *) (*scheme).ptr, (*scheme).len, (int32_t) (n), option, option1, ptr);
+  ids_cap_ext_ids_result_list_string_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -256,11 +256,11 @@ bool pylon_ids_ids_generate_many(ids_cap_ext_string_t *scheme, uint32_t n, uint3
     }
     case 1: {
       result.is_err = true;
-      pylon_ids_ids_error_t variant;
+      ids_cap_ext_ids_error_t variant;
       variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.unknown_scheme = (pylon_ids_ids_unknown_scheme_t) {
+          variant.val.unknown_scheme = (ids_cap_ext_ids_unknown_scheme_t) {
             (ids_cap_ext_string_t) (ids_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
             (ids_cap_ext_list_string_t) (ids_cap_ext_list_string_t) { (ids_cap_ext_string_t*)(*((uint8_t **) (ptr + (4*sizeof(void*))))), (*((size_t*) (ptr + (5*sizeof(void*))))) },
           };
@@ -293,7 +293,7 @@ bool pylon_ids_ids_generate_many(ids_cap_ext_string_t *scheme, uint32_t n, uint3
   }
 }
 
-bool pylon_ids_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, pylon_ids_ids_parsed_t *ret, pylon_ids_ids_error_t *err) {
+bool ids_cap_ext_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, ids_cap_ext_ids_parsed_t *ret, ids_cap_ext_ids_error_t *err) {
   __attribute__((__aligned__(8)))
   uint8_t ret_area[(24+6*sizeof(void*))];
   ids_cap_ext_option_u32_t size;
@@ -311,8 +311,8 @@ bool pylon_ids_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *tex
     option1 = 0;
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_ids_ids_parse((uint8_t *) (*scheme).ptr, (*scheme).len, (uint8_t *) (*text).ptr, (*text).len, option, option1, ptr);
-  pylon_ids_ids_result_parsed_error_t result;
+  __wasm_import_ids_cap_ext_ids_parse((uint8_t *) (*scheme).ptr, (*scheme).len, (uint8_t *) (*text).ptr, (*text).len, option, option1, ptr);
+  ids_cap_ext_ids_result_parsed_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -329,7 +329,7 @@ bool pylon_ids_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *tex
         }
       }
 
-      result.val.ok = (pylon_ids_ids_parsed_t) {
+      result.val.ok = (ids_cap_ext_ids_parsed_t) {
         (ids_cap_ext_string_t) (ids_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) },
         (ids_cap_ext_string_t) (ids_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+2*sizeof(void*))))), (*((size_t*) (ptr + (8+3*sizeof(void*))))) },
         (ids_cap_ext_list_u8_t) (ids_cap_ext_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+4*sizeof(void*))))), (*((size_t*) (ptr + (8+5*sizeof(void*))))) },
@@ -339,11 +339,11 @@ bool pylon_ids_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *tex
     }
     case 1: {
       result.is_err = true;
-      pylon_ids_ids_error_t variant;
+      ids_cap_ext_ids_error_t variant;
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.unknown_scheme = (pylon_ids_ids_unknown_scheme_t) {
+          variant.val.unknown_scheme = (ids_cap_ext_ids_unknown_scheme_t) {
             (ids_cap_ext_string_t) (ids_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) },
             (ids_cap_ext_list_string_t) (ids_cap_ext_list_string_t) { (ids_cap_ext_string_t*)(*((uint8_t **) (ptr + (8+3*sizeof(void*))))), (*((size_t*) (ptr + (8+4*sizeof(void*))))) },
           };
@@ -376,7 +376,7 @@ bool pylon_ids_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *tex
   }
 }
 
-bool pylon_ids_ids_validate(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, bool *ret, pylon_ids_ids_error_t *err) {
+bool ids_cap_ext_ids_validate(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, bool *ret, ids_cap_ext_ids_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(6*sizeof(void*))];
   ids_cap_ext_option_u32_t size;
@@ -394,8 +394,8 @@ bool pylon_ids_ids_validate(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *
     option1 = 0;
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_ids_ids_validate((uint8_t *) (*scheme).ptr, (*scheme).len, (uint8_t *) (*text).ptr, (*text).len, option, option1, ptr);
-  pylon_ids_ids_result_bool_error_t result;
+  __wasm_import_ids_cap_ext_ids_validate((uint8_t *) (*scheme).ptr, (*scheme).len, (uint8_t *) (*text).ptr, (*text).len, option, option1, ptr);
+  ids_cap_ext_ids_result_bool_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -404,11 +404,11 @@ bool pylon_ids_ids_validate(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *
     }
     case 1: {
       result.is_err = true;
-      pylon_ids_ids_error_t variant;
+      ids_cap_ext_ids_error_t variant;
       variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.unknown_scheme = (pylon_ids_ids_unknown_scheme_t) {
+          variant.val.unknown_scheme = (ids_cap_ext_ids_unknown_scheme_t) {
             (ids_cap_ext_string_t) (ids_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
             (ids_cap_ext_list_string_t) (ids_cap_ext_list_string_t) { (ids_cap_ext_string_t*)(*((uint8_t **) (ptr + (4*sizeof(void*))))), (*((size_t*) (ptr + (5*sizeof(void*))))) },
           };

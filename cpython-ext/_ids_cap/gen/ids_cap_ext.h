@@ -20,33 +20,33 @@ typedef struct {
 } ids_cap_ext_list_string_t;
 
 // The scheme asked for is not one this cap serves.
-typedef struct pylon_ids_ids_unknown_scheme_t {
+typedef struct ids_cap_ext_ids_unknown_scheme_t {
   // The name given.
   ids_cap_ext_string_t   scheme;
   // The schemes served, sorted.
   ids_cap_ext_list_string_t   known;
-} pylon_ids_ids_unknown_scheme_t;
+} ids_cap_ext_ids_unknown_scheme_t;
 
 // Why a call failed.
-typedef struct pylon_ids_ids_error_t {
+typedef struct ids_cap_ext_ids_error_t {
   uint8_t tag;
   union {
-    pylon_ids_ids_unknown_scheme_t     unknown_scheme;
+    ids_cap_ext_ids_unknown_scheme_t     unknown_scheme;
     ids_cap_ext_string_t     invalid;
     ids_cap_ext_string_t     bad_argument;
     ids_cap_ext_string_t     exhausted;
   } val;
-} pylon_ids_ids_error_t;
+} ids_cap_ext_ids_error_t;
 
 // Not a scheme this cap serves.
-#define PYLON_IDS_IDS_ERROR_UNKNOWN_SCHEME 0
+#define IDS_CAP_EXT_IDS_ERROR_UNKNOWN_SCHEME 0
 // The text is not a valid identifier of the scheme (the message says why).
-#define PYLON_IDS_IDS_ERROR_INVALID 1
+#define IDS_CAP_EXT_IDS_ERROR_INVALID 1
 // An argument is out of range, e.g. a size for a fixed-size scheme.
-#define PYLON_IDS_IDS_ERROR_BAD_ARGUMENT 2
+#define IDS_CAP_EXT_IDS_ERROR_BAD_ARGUMENT 2
 // The scheme cannot make another identifier now, e.g. the ULID random part
 // overflowed within one millisecond.
-#define PYLON_IDS_IDS_ERROR_EXHAUSTED 3
+#define IDS_CAP_EXT_IDS_ERROR_EXHAUSTED 3
 
 typedef struct {
   uint8_t *ptr;
@@ -59,7 +59,7 @@ typedef struct {
 } ids_cap_ext_option_u64_t;
 
 // A parsed identifier.
-typedef struct pylon_ids_ids_parsed_t {
+typedef struct ids_cap_ext_ids_parsed_t {
   // The scheme it was parsed as.
   ids_cap_ext_string_t   scheme;
   // Its canonical text: ULID upper case, UUID lower case hyphenated, KSUID and
@@ -72,7 +72,7 @@ typedef struct pylon_ids_ids_parsed_t {
   // Its timestamp, in milliseconds since the Unix epoch, for the schemes that have
   // one (KSUID's has second precision); none for NanoID.
   ids_cap_ext_option_u64_t   timestamp_ms;
-} pylon_ids_ids_parsed_t;
+} ids_cap_ext_ids_parsed_t;
 
 typedef struct {
   bool is_some;
@@ -83,72 +83,72 @@ typedef struct {
   bool is_err;
   union {
     ids_cap_ext_string_t ok;
-    pylon_ids_ids_error_t err;
+    ids_cap_ext_ids_error_t err;
   } val;
-} pylon_ids_ids_result_string_error_t;
+} ids_cap_ext_ids_result_string_error_t;
 
 typedef struct {
   bool is_err;
   union {
     ids_cap_ext_list_string_t ok;
-    pylon_ids_ids_error_t err;
+    ids_cap_ext_ids_error_t err;
   } val;
-} pylon_ids_ids_result_list_string_error_t;
+} ids_cap_ext_ids_result_list_string_error_t;
 
 typedef struct {
   bool is_err;
   union {
-    pylon_ids_ids_parsed_t ok;
-    pylon_ids_ids_error_t err;
+    ids_cap_ext_ids_parsed_t ok;
+    ids_cap_ext_ids_error_t err;
   } val;
-} pylon_ids_ids_result_parsed_error_t;
+} ids_cap_ext_ids_result_parsed_error_t;
 
 typedef struct {
   bool is_err;
   union {
     bool ok;
-    pylon_ids_ids_error_t err;
+    ids_cap_ext_ids_error_t err;
   } val;
-} pylon_ids_ids_result_bool_error_t;
+} ids_cap_ext_ids_result_bool_error_t;
 
 // Imported Functions from `pylon:ids/ids@0.1.0`
 // The schemes served, sorted.
-extern void pylon_ids_ids_schemes(ids_cap_ext_list_string_t *ret);
+extern void ids_cap_ext_ids_schemes(ids_cap_ext_list_string_t *ret);
 // A new identifier. `size` is the length of a NanoID (2..=255, default 21); the
 // other schemes have a fixed size and take none.
-extern bool pylon_ids_ids_generate(ids_cap_ext_string_t *scheme, uint32_t *maybe_size, ids_cap_ext_string_t *ret, pylon_ids_ids_error_t *err);
+extern bool ids_cap_ext_ids_generate(ids_cap_ext_string_t *scheme, uint32_t *maybe_size, ids_cap_ext_string_t *ret, ids_cap_ext_ids_error_t *err);
 // `n` new identifiers (at most 1000000), in generation order: ULIDs and UUIDv7s are
 // strictly increasing, also across calls.
-extern bool pylon_ids_ids_generate_many(ids_cap_ext_string_t *scheme, uint32_t n, uint32_t *maybe_size, ids_cap_ext_list_string_t *ret, pylon_ids_ids_error_t *err);
+extern bool ids_cap_ext_ids_generate_many(ids_cap_ext_string_t *scheme, uint32_t n, uint32_t *maybe_size, ids_cap_ext_list_string_t *ret, ids_cap_ext_ids_error_t *err);
 // Parses `text` as an identifier of `scheme` (NanoID: the alphabet and the length,
 // `size` or 21).
-extern bool pylon_ids_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, pylon_ids_ids_parsed_t *ret, pylon_ids_ids_error_t *err);
+extern bool ids_cap_ext_ids_parse(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, ids_cap_ext_ids_parsed_t *ret, ids_cap_ext_ids_error_t *err);
 // Whether `text` parses as an identifier of `scheme`; an unknown scheme is an error.
-extern bool pylon_ids_ids_validate(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, bool *ret, pylon_ids_ids_error_t *err);
+extern bool ids_cap_ext_ids_validate(ids_cap_ext_string_t *scheme, ids_cap_ext_string_t *text, uint32_t *maybe_size, bool *ret, ids_cap_ext_ids_error_t *err);
 
 // Helper Functions
 
 void ids_cap_ext_list_string_free(ids_cap_ext_list_string_t *ptr);
 
-void pylon_ids_ids_unknown_scheme_free(pylon_ids_ids_unknown_scheme_t *ptr);
+void ids_cap_ext_ids_unknown_scheme_free(ids_cap_ext_ids_unknown_scheme_t *ptr);
 
-void pylon_ids_ids_error_free(pylon_ids_ids_error_t *ptr);
+void ids_cap_ext_ids_error_free(ids_cap_ext_ids_error_t *ptr);
 
 void ids_cap_ext_list_u8_free(ids_cap_ext_list_u8_t *ptr);
 
 void ids_cap_ext_option_u64_free(ids_cap_ext_option_u64_t *ptr);
 
-void pylon_ids_ids_parsed_free(pylon_ids_ids_parsed_t *ptr);
+void ids_cap_ext_ids_parsed_free(ids_cap_ext_ids_parsed_t *ptr);
 
 void ids_cap_ext_option_u32_free(ids_cap_ext_option_u32_t *ptr);
 
-void pylon_ids_ids_result_string_error_free(pylon_ids_ids_result_string_error_t *ptr);
+void ids_cap_ext_ids_result_string_error_free(ids_cap_ext_ids_result_string_error_t *ptr);
 
-void pylon_ids_ids_result_list_string_error_free(pylon_ids_ids_result_list_string_error_t *ptr);
+void ids_cap_ext_ids_result_list_string_error_free(ids_cap_ext_ids_result_list_string_error_t *ptr);
 
-void pylon_ids_ids_result_parsed_error_free(pylon_ids_ids_result_parsed_error_t *ptr);
+void ids_cap_ext_ids_result_parsed_error_free(ids_cap_ext_ids_result_parsed_error_t *ptr);
 
-void pylon_ids_ids_result_bool_error_free(pylon_ids_ids_result_bool_error_t *ptr);
+void ids_cap_ext_ids_result_bool_error_free(ids_cap_ext_ids_result_bool_error_t *ptr);
 
 // Sets the string `ret` to reference the input string `s` without copying it
 void ids_cap_ext_string_set(ids_cap_ext_string_t *ret, const char*s);

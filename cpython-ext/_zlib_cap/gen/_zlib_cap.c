@@ -296,18 +296,18 @@ static PyStructSequence_Desc pylon_ZlibError_desc = {
 typedef struct {
     PyObject_HEAD
     int live;
-    pylon_zlib_zlib_own_compressor_t handle;
+    zlib_cap_ext_zlib_own_compressor_t handle;
 } pylon_Compressor;
 
 static PyTypeObject *pylon_Compressor_type;
 
 /* A new Compressor owning handle (dropped if that fails). */
 static PyObject *
-pylon_Compressor_wrap(pylon_zlib_zlib_own_compressor_t handle)
+pylon_Compressor_wrap(zlib_cap_ext_zlib_own_compressor_t handle)
 {
     pylon_Compressor *o = PyObject_New(pylon_Compressor, pylon_Compressor_type);
     if (o == NULL) {
-        pylon_zlib_zlib_compressor_drop_own(handle);
+        zlib_cap_ext_zlib_compressor_drop_own(handle);
         return NULL;
     }
     o->live = 1;
@@ -320,7 +320,7 @@ pylon_Compressor_drop(pylon_Compressor *o)
 {
     if (o->live) {
         o->live = 0;
-        pylon_zlib_zlib_compressor_drop_own(o->handle);
+        zlib_cap_ext_zlib_compressor_drop_own(o->handle);
     }
 }
 
@@ -359,18 +359,18 @@ pylon_Compressor_exit(PyObject *self, PyObject *const *Py_UNUSED(args), Py_ssize
 typedef struct {
     PyObject_HEAD
     int live;
-    pylon_zlib_zlib_own_decompressor_t handle;
+    zlib_cap_ext_zlib_own_decompressor_t handle;
 } pylon_Decompressor;
 
 static PyTypeObject *pylon_Decompressor_type;
 
 /* A new Decompressor owning handle (dropped if that fails). */
 static PyObject *
-pylon_Decompressor_wrap(pylon_zlib_zlib_own_decompressor_t handle)
+pylon_Decompressor_wrap(zlib_cap_ext_zlib_own_decompressor_t handle)
 {
     pylon_Decompressor *o = PyObject_New(pylon_Decompressor, pylon_Decompressor_type);
     if (o == NULL) {
-        pylon_zlib_zlib_decompressor_drop_own(handle);
+        zlib_cap_ext_zlib_decompressor_drop_own(handle);
         return NULL;
     }
     o->live = 1;
@@ -383,7 +383,7 @@ pylon_Decompressor_drop(pylon_Decompressor *o)
 {
     if (o->live) {
         o->live = 0;
-        pylon_zlib_zlib_decompressor_drop_own(o->handle);
+        zlib_cap_ext_zlib_decompressor_drop_own(o->handle);
     }
 }
 
@@ -421,11 +421,11 @@ pylon_Decompressor_exit(PyObject *self, PyObject *const *Py_UNUSED(args), Py_ssi
 
 /* Converters between Python objects and the bindings' types. */
 static int pylon_lower_s32(pylon_ctx *ctx, PyObject *o, int32_t *dst);
-static PyObject *pylon_lift_pylon_zlib_zlib_zlib_error(const pylon_zlib_zlib_zlib_error_t *v);
+static PyObject *pylon_lift_zlib_cap_ext_zlib_zlib_error(const zlib_cap_ext_zlib_zlib_error_t *v);
 static int pylon_lower_u64(pylon_ctx *ctx, PyObject *o, uint64_t *dst);
 static int pylon_lower_u32(pylon_ctx *ctx, PyObject *o, uint32_t *dst);
-static int pylon_lower_pylon_zlib_zlib_borrow_compressor(pylon_ctx *ctx, PyObject *o, pylon_zlib_zlib_borrow_compressor_t *dst);
-static int pylon_lower_pylon_zlib_zlib_borrow_decompressor(pylon_ctx *ctx, PyObject *o, pylon_zlib_zlib_borrow_decompressor_t *dst);
+static int pylon_lower_zlib_cap_ext_zlib_borrow_compressor(pylon_ctx *ctx, PyObject *o, zlib_cap_ext_zlib_borrow_compressor_t *dst);
+static int pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(pylon_ctx *ctx, PyObject *o, zlib_cap_ext_zlib_borrow_decompressor_t *dst);
 
 static int pylon_lower_s32(pylon_ctx *ctx, PyObject *o, int32_t *dst)
 {
@@ -441,7 +441,7 @@ static int pylon_lower_s32(pylon_ctx *ctx, PyObject *o, int32_t *dst)
     return 0;
 }
 
-static PyObject *pylon_lift_pylon_zlib_zlib_zlib_error(const pylon_zlib_zlib_zlib_error_t *v)
+static PyObject *pylon_lift_zlib_cap_ext_zlib_zlib_error(const zlib_cap_ext_zlib_zlib_error_t *v)
 {
     PyObject *r = PyStructSequence_New(pylon_ZlibError_type);
     if (r == NULL) {
@@ -491,21 +491,21 @@ static int pylon_lower_u32(pylon_ctx *ctx, PyObject *o, uint32_t *dst)
     return 0;
 }
 
-static int pylon_lower_pylon_zlib_zlib_borrow_compressor(pylon_ctx *ctx, PyObject *o, pylon_zlib_zlib_borrow_compressor_t *dst)
+static int pylon_lower_zlib_cap_ext_zlib_borrow_compressor(pylon_ctx *ctx, PyObject *o, zlib_cap_ext_zlib_borrow_compressor_t *dst)
 {
     if (pylon_ctx_handle(ctx, o, pylon_Compressor_type, PYLON_BORROW) < 0) {
         return -1;
     }
-    *dst = pylon_zlib_zlib_borrow_compressor(((pylon_Compressor *)o)->handle);
+    *dst = zlib_cap_ext_zlib_borrow_compressor(((pylon_Compressor *)o)->handle);
     return 0;
 }
 
-static int pylon_lower_pylon_zlib_zlib_borrow_decompressor(pylon_ctx *ctx, PyObject *o, pylon_zlib_zlib_borrow_decompressor_t *dst)
+static int pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(pylon_ctx *ctx, PyObject *o, zlib_cap_ext_zlib_borrow_decompressor_t *dst)
 {
     if (pylon_ctx_handle(ctx, o, pylon_Decompressor_type, PYLON_BORROW) < 0) {
         return -1;
     }
-    *dst = pylon_zlib_zlib_borrow_decompressor(((pylon_Decompressor *)o)->handle);
+    *dst = zlib_cap_ext_zlib_borrow_decompressor(((pylon_Decompressor *)o)->handle);
     return 0;
 }
 
@@ -542,13 +542,13 @@ pylon_fn_compress(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_compress(&a0, a1, a2, &ret, &err)) {
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_compress(&a0, a1, a2, &ret, &err)) {
         res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
         zlib_cap_ext_list_u8_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -588,13 +588,13 @@ pylon_fn_decompress(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_decompress(&a0, a1, a2, &ret, &err)) {
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_decompress(&a0, a1, a2, &ret, &err)) {
         res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
         zlib_cap_ext_list_u8_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -628,7 +628,7 @@ pylon_fn_crc32(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
     if (pylon_lower_u32(ctx, args[1], &a1) < 0) {
         goto done;
     }
-    uint32_t ret = pylon_zlib_zlib_crc32(&a0, a1);
+    uint32_t ret = zlib_cap_ext_zlib_crc32(&a0, a1);
     res = PyLong_FromUnsignedLong((unsigned long)ret);
 done:
     pylon_ctx_release(ctx);
@@ -662,7 +662,7 @@ pylon_fn_adler32(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
     if (pylon_lower_u32(ctx, args[1], &a1) < 0) {
         goto done;
     }
-    uint32_t ret = pylon_zlib_zlib_adler32(&a0, a1);
+    uint32_t ret = zlib_cap_ext_zlib_adler32(&a0, a1);
     res = PyLong_FromUnsignedLong((unsigned long)ret);
 done:
     pylon_ctx_release(ctx);
@@ -685,7 +685,7 @@ pylon_fn_version(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
     }
     PyObject *res = NULL;
     zlib_cap_ext_string_t ret = {0};
-    pylon_zlib_zlib_version(&ret);
+    zlib_cap_ext_zlib_version(&ret);
     res = PyUnicode_DecodeUTF8((const char *)ret.ptr, (Py_ssize_t)ret.len, NULL);
     zlib_cap_ext_string_free(&ret);
     return res;
@@ -740,13 +740,13 @@ pylon_Compressor_s_create(PyObject *Py_UNUSED(cls), PyObject *const *args, Py_ss
         }
         a5 = &a5_val;
     }
-    pylon_zlib_zlib_own_compressor_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_static_compressor_create(a0, a1, a2, a3, a4, a5, &ret, &err)) {
+    zlib_cap_ext_zlib_own_compressor_t ret = {0};
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_static_compressor_create(a0, a1, a2, a3, a4, a5, &ret, &err)) {
         res = pylon_Compressor_wrap(ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -768,10 +768,10 @@ pylon_Compressor_m_compress(PyObject *self, PyObject *const *args, Py_ssize_t na
     pylon_ctx ctx_ = {"Compressor.compress", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_compressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_compressor_t a0 = {0};
     zlib_cap_ext_list_u8_t a1 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_compressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_compressor(ctx, self, &a0) < 0) {
         goto done;
     }
     ctx->arg = "data";
@@ -782,13 +782,13 @@ pylon_Compressor_m_compress(PyObject *self, PyObject *const *args, Py_ssize_t na
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_method_compressor_compress(a0, &a1, &ret, &err)) {
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_method_compressor_compress(a0, &a1, &ret, &err)) {
         res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
         zlib_cap_ext_list_u8_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -812,10 +812,10 @@ pylon_Compressor_m_flush(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     pylon_ctx ctx_ = {"Compressor.flush", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_compressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_compressor_t a0 = {0};
     int32_t a1 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_compressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_compressor(ctx, self, &a0) < 0) {
         goto done;
     }
     ctx->arg = "mode";
@@ -826,13 +826,13 @@ pylon_Compressor_m_flush(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_method_compressor_flush(a0, a1, &ret, &err)) {
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_method_compressor_flush(a0, a1, &ret, &err)) {
         res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
         zlib_cap_ext_list_u8_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -854,21 +854,21 @@ pylon_Compressor_m_copy(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     pylon_ctx ctx_ = {"Compressor.copy", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_compressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_compressor_t a0 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_compressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_compressor(ctx, self, &a0) < 0) {
         goto done;
     }
     if (pylon_ctx_commit(ctx) < 0) {
         goto done;
     }
-    pylon_zlib_zlib_own_compressor_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_method_compressor_copy(a0, &ret, &err)) {
+    zlib_cap_ext_zlib_own_compressor_t ret = {0};
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_method_compressor_copy(a0, &ret, &err)) {
         res = pylon_Compressor_wrap(ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -932,13 +932,13 @@ pylon_Decompressor_s_create(PyObject *Py_UNUSED(cls), PyObject *const *args, Py_
         }
         a1 = &a1_val;
     }
-    pylon_zlib_zlib_own_decompressor_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_static_decompressor_create(a0, a1, &ret, &err)) {
+    zlib_cap_ext_zlib_own_decompressor_t ret = {0};
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_static_decompressor_create(a0, a1, &ret, &err)) {
         res = pylon_Decompressor_wrap(ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -963,11 +963,11 @@ pylon_Decompressor_m_decompress(PyObject *self, PyObject *const *args, Py_ssize_
     pylon_ctx ctx_ = {"Decompressor.decompress", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_decompressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
     zlib_cap_ext_list_u8_t a1 = {0};
     uint64_t a2 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
         goto done;
     }
     ctx->arg = "data";
@@ -982,13 +982,13 @@ pylon_Decompressor_m_decompress(PyObject *self, PyObject *const *args, Py_ssize_
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_method_decompressor_decompress(a0, &a1, a2, &ret, &err)) {
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_method_decompressor_decompress(a0, &a1, a2, &ret, &err)) {
         res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
         zlib_cap_ext_list_u8_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -1010,10 +1010,10 @@ pylon_Decompressor_m_flush(PyObject *self, PyObject *const *args, Py_ssize_t nar
     pylon_ctx ctx_ = {"Decompressor.flush", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_decompressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
     uint64_t a1 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
         goto done;
     }
     ctx->arg = "length";
@@ -1024,13 +1024,13 @@ pylon_Decompressor_m_flush(PyObject *self, PyObject *const *args, Py_ssize_t nar
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_method_decompressor_flush(a0, a1, &ret, &err)) {
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_method_decompressor_flush(a0, a1, &ret, &err)) {
         res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
         zlib_cap_ext_list_u8_free(&ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -1052,21 +1052,21 @@ pylon_Decompressor_m_copy(PyObject *self, PyObject *const *args, Py_ssize_t narg
     pylon_ctx ctx_ = {"Decompressor.copy", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_decompressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
         goto done;
     }
     if (pylon_ctx_commit(ctx) < 0) {
         goto done;
     }
-    pylon_zlib_zlib_own_decompressor_t ret = {0};
-    pylon_zlib_zlib_zlib_error_t err = {0};
-    if (pylon_zlib_zlib_method_decompressor_copy(a0, &ret, &err)) {
+    zlib_cap_ext_zlib_own_decompressor_t ret = {0};
+    zlib_cap_ext_zlib_zlib_error_t err = {0};
+    if (zlib_cap_ext_zlib_method_decompressor_copy(a0, &ret, &err)) {
         res = pylon_Decompressor_wrap(ret);
     } else {
-        pylon_raise_wit_error(pylon_lift_pylon_zlib_zlib_zlib_error(&err));
-        pylon_zlib_zlib_zlib_error_free(&err);
+        pylon_raise_wit_error(pylon_lift_zlib_cap_ext_zlib_zlib_error(&err));
+        zlib_cap_ext_zlib_zlib_error_free(&err);
     }
 done:
     pylon_ctx_release(ctx);
@@ -1090,16 +1090,16 @@ pylon_Decompressor_m_unused_data(PyObject *self, PyObject *const *args, Py_ssize
     pylon_ctx ctx_ = {"Decompressor.unused_data", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_decompressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
         goto done;
     }
     if (pylon_ctx_commit(ctx) < 0) {
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_method_decompressor_unused_data(a0, &ret);
+    zlib_cap_ext_zlib_method_decompressor_unused_data(a0, &ret);
     res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
     zlib_cap_ext_list_u8_free(&ret);
 done:
@@ -1124,16 +1124,16 @@ pylon_Decompressor_m_unconsumed_tail(PyObject *self, PyObject *const *args, Py_s
     pylon_ctx ctx_ = {"Decompressor.unconsumed_tail", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_decompressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
         goto done;
     }
     if (pylon_ctx_commit(ctx) < 0) {
         goto done;
     }
     zlib_cap_ext_list_u8_t ret = {0};
-    pylon_zlib_zlib_method_decompressor_unconsumed_tail(a0, &ret);
+    zlib_cap_ext_zlib_method_decompressor_unconsumed_tail(a0, &ret);
     res = PyBytes_FromStringAndSize((const char *)ret.ptr, (Py_ssize_t)ret.len);
     zlib_cap_ext_list_u8_free(&ret);
 done:
@@ -1158,15 +1158,15 @@ pylon_Decompressor_m_eof(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     pylon_ctx ctx_ = {"Decompressor.eof", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
-    pylon_zlib_zlib_borrow_decompressor_t a0 = {0};
+    zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
     ctx->arg = "self";
-    if (pylon_lower_pylon_zlib_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
+    if (pylon_lower_zlib_cap_ext_zlib_borrow_decompressor(ctx, self, &a0) < 0) {
         goto done;
     }
     if (pylon_ctx_commit(ctx) < 0) {
         goto done;
     }
-    bool ret = pylon_zlib_zlib_method_decompressor_eof(a0);
+    bool ret = zlib_cap_ext_zlib_method_decompressor_eof(a0);
     res = PyBool_FromLong(ret);
 done:
     pylon_ctx_release(ctx);

@@ -6,52 +6,52 @@
 // Imported Functions from `pylon:zlib/zlib@0.1.0`
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("compress")))
-extern void __wasm_import_pylon_zlib_zlib_compress(uint8_t *, size_t, int32_t, int32_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_compress(uint8_t *, size_t, int32_t, int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("decompress")))
-extern void __wasm_import_pylon_zlib_zlib_decompress(uint8_t *, size_t, int32_t, int64_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_decompress(uint8_t *, size_t, int32_t, int64_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("crc32")))
-extern int32_t __wasm_import_pylon_zlib_zlib_crc32(uint8_t *, size_t, int32_t);
+extern int32_t __wasm_import_zlib_cap_ext_zlib_crc32(uint8_t *, size_t, int32_t);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("adler32")))
-extern int32_t __wasm_import_pylon_zlib_zlib_adler32(uint8_t *, size_t, int32_t);
+extern int32_t __wasm_import_zlib_cap_ext_zlib_adler32(uint8_t *, size_t, int32_t);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("version")))
-extern void __wasm_import_pylon_zlib_zlib_version(uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_version(uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[static]compressor.create")))
-extern void __wasm_import_pylon_zlib_zlib_static_compressor_create(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, uint8_t *, size_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_static_compressor_create(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, uint8_t *, size_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]compressor.compress")))
-extern void __wasm_import_pylon_zlib_zlib_method_compressor_compress(int32_t, uint8_t *, size_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_compressor_compress(int32_t, uint8_t *, size_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]compressor.flush")))
-extern void __wasm_import_pylon_zlib_zlib_method_compressor_flush(int32_t, int32_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_compressor_flush(int32_t, int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]compressor.copy")))
-extern void __wasm_import_pylon_zlib_zlib_method_compressor_copy(int32_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_compressor_copy(int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[static]decompressor.create")))
-extern void __wasm_import_pylon_zlib_zlib_static_decompressor_create(int32_t, int32_t, uint8_t *, size_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_static_decompressor_create(int32_t, int32_t, uint8_t *, size_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]decompressor.decompress")))
-extern void __wasm_import_pylon_zlib_zlib_method_decompressor_decompress(int32_t, uint8_t *, size_t, int64_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_decompressor_decompress(int32_t, uint8_t *, size_t, int64_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]decompressor.flush")))
-extern void __wasm_import_pylon_zlib_zlib_method_decompressor_flush(int32_t, int64_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_decompressor_flush(int32_t, int64_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]decompressor.copy")))
-extern void __wasm_import_pylon_zlib_zlib_method_decompressor_copy(int32_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_decompressor_copy(int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]decompressor.unused-data")))
-extern void __wasm_import_pylon_zlib_zlib_method_decompressor_unused_data(int32_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_decompressor_unused_data(int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]decompressor.unconsumed-tail")))
-extern void __wasm_import_pylon_zlib_zlib_method_decompressor_unconsumed_tail(int32_t, uint8_t *);
+extern void __wasm_import_zlib_cap_ext_zlib_method_decompressor_unconsumed_tail(int32_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[method]decompressor.eof")))
-extern int32_t __wasm_import_pylon_zlib_zlib_method_decompressor_eof(int32_t);
+extern int32_t __wasm_import_zlib_cap_ext_zlib_method_decompressor_eof(int32_t);
 
 // Canonical ABI intrinsics
 
@@ -66,38 +66,38 @@ void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
 
 // Helper Functions
 
-void pylon_zlib_zlib_zlib_error_free(pylon_zlib_zlib_zlib_error_t *ptr) {
+void zlib_cap_ext_zlib_zlib_error_free(zlib_cap_ext_zlib_zlib_error_t *ptr) {
   zlib_cap_ext_string_free(&ptr->message);
 }
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[resource-drop]compressor")))
-extern void __wasm_import_pylon_zlib_zlib_compressor_drop(int32_t handle);
+extern void __wasm_import_zlib_cap_ext_zlib_compressor_drop(int32_t handle);
 
-void pylon_zlib_zlib_compressor_drop_own(pylon_zlib_zlib_own_compressor_t handle) {
-  __wasm_import_pylon_zlib_zlib_compressor_drop(handle.__handle);
+void zlib_cap_ext_zlib_compressor_drop_own(zlib_cap_ext_zlib_own_compressor_t handle) {
+  __wasm_import_zlib_cap_ext_zlib_compressor_drop(handle.__handle);
 }
 
-void pylon_zlib_zlib_compressor_drop_borrow(pylon_zlib_zlib_borrow_compressor_t handle) {
-  __wasm_import_pylon_zlib_zlib_compressor_drop(handle.__handle);
+void zlib_cap_ext_zlib_compressor_drop_borrow(zlib_cap_ext_zlib_borrow_compressor_t handle) {
+  __wasm_import_zlib_cap_ext_zlib_compressor_drop(handle.__handle);
 }
 
-pylon_zlib_zlib_borrow_compressor_t pylon_zlib_zlib_borrow_compressor(pylon_zlib_zlib_own_compressor_t arg) {
-  return (pylon_zlib_zlib_borrow_compressor_t) { arg.__handle };
+zlib_cap_ext_zlib_borrow_compressor_t zlib_cap_ext_zlib_borrow_compressor(zlib_cap_ext_zlib_own_compressor_t arg) {
+  return (zlib_cap_ext_zlib_borrow_compressor_t) { arg.__handle };
 }
 
 __attribute__((__import_module__("pylon:zlib/zlib@0.1.0"), __import_name__("[resource-drop]decompressor")))
-extern void __wasm_import_pylon_zlib_zlib_decompressor_drop(int32_t handle);
+extern void __wasm_import_zlib_cap_ext_zlib_decompressor_drop(int32_t handle);
 
-void pylon_zlib_zlib_decompressor_drop_own(pylon_zlib_zlib_own_decompressor_t handle) {
-  __wasm_import_pylon_zlib_zlib_decompressor_drop(handle.__handle);
+void zlib_cap_ext_zlib_decompressor_drop_own(zlib_cap_ext_zlib_own_decompressor_t handle) {
+  __wasm_import_zlib_cap_ext_zlib_decompressor_drop(handle.__handle);
 }
 
-void pylon_zlib_zlib_decompressor_drop_borrow(pylon_zlib_zlib_borrow_decompressor_t handle) {
-  __wasm_import_pylon_zlib_zlib_decompressor_drop(handle.__handle);
+void zlib_cap_ext_zlib_decompressor_drop_borrow(zlib_cap_ext_zlib_borrow_decompressor_t handle) {
+  __wasm_import_zlib_cap_ext_zlib_decompressor_drop(handle.__handle);
 }
 
-pylon_zlib_zlib_borrow_decompressor_t pylon_zlib_zlib_borrow_decompressor(pylon_zlib_zlib_own_decompressor_t arg) {
-  return (pylon_zlib_zlib_borrow_decompressor_t) { arg.__handle };
+zlib_cap_ext_zlib_borrow_decompressor_t zlib_cap_ext_zlib_borrow_decompressor(zlib_cap_ext_zlib_own_decompressor_t arg) {
+  return (zlib_cap_ext_zlib_borrow_decompressor_t) { arg.__handle };
 }
 
 void zlib_cap_ext_list_u8_free(zlib_cap_ext_list_u8_t *ptr) {
@@ -110,11 +110,11 @@ void zlib_cap_ext_list_u8_free(zlib_cap_ext_list_u8_t *ptr) {
   }
 }
 
-void pylon_zlib_zlib_result_list_u8_zlib_error_free(pylon_zlib_zlib_result_list_u8_zlib_error_t *ptr) {
+void zlib_cap_ext_zlib_result_list_u8_zlib_error_free(zlib_cap_ext_zlib_result_list_u8_zlib_error_t *ptr) {
   if (!ptr->is_err) {
     zlib_cap_ext_list_u8_free(&ptr->val.ok);
   } else {
-    pylon_zlib_zlib_zlib_error_free(&ptr->val.err);
+    zlib_cap_ext_zlib_zlib_error_free(&ptr->val.err);
   }
 }
 
@@ -124,17 +124,17 @@ void zlib_cap_ext_option_list_u8_free(zlib_cap_ext_option_list_u8_t *ptr) {
   }
 }
 
-void pylon_zlib_zlib_result_own_compressor_zlib_error_free(pylon_zlib_zlib_result_own_compressor_zlib_error_t *ptr) {
+void zlib_cap_ext_zlib_result_own_compressor_zlib_error_free(zlib_cap_ext_zlib_result_own_compressor_zlib_error_t *ptr) {
   if (!ptr->is_err) {
   } else {
-    pylon_zlib_zlib_zlib_error_free(&ptr->val.err);
+    zlib_cap_ext_zlib_zlib_error_free(&ptr->val.err);
   }
 }
 
-void pylon_zlib_zlib_result_own_decompressor_zlib_error_free(pylon_zlib_zlib_result_own_decompressor_zlib_error_t *ptr) {
+void zlib_cap_ext_zlib_result_own_decompressor_zlib_error_free(zlib_cap_ext_zlib_result_own_decompressor_zlib_error_t *ptr) {
   if (!ptr->is_err) {
   } else {
-    pylon_zlib_zlib_zlib_error_free(&ptr->val.err);
+    zlib_cap_ext_zlib_zlib_error_free(&ptr->val.err);
   }
 }
 
@@ -165,12 +165,12 @@ void zlib_cap_ext_string_free(zlib_cap_ext_string_t *ret) {
 
 // Component Adapters
 
-bool pylon_zlib_zlib_compress(zlib_cap_ext_list_u8_t *data, int32_t level, int32_t wbits, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_compress(zlib_cap_ext_list_u8_t *data, int32_t level, int32_t wbits, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_compress((uint8_t *) (*data).ptr, (*data).len, level, wbits, ptr);
-  pylon_zlib_zlib_result_list_u8_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_compress((uint8_t *) (*data).ptr, (*data).len, level, wbits, ptr);
+  zlib_cap_ext_zlib_result_list_u8_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -179,7 +179,7 @@ bool pylon_zlib_zlib_compress(zlib_cap_ext_list_u8_t *data, int32_t level, int32
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -195,12 +195,12 @@ bool pylon_zlib_zlib_compress(zlib_cap_ext_list_u8_t *data, int32_t level, int32
   }
 }
 
-bool pylon_zlib_zlib_decompress(zlib_cap_ext_list_u8_t *data, int32_t wbits, uint64_t bufsize, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_decompress(zlib_cap_ext_list_u8_t *data, int32_t wbits, uint64_t bufsize, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_decompress((uint8_t *) (*data).ptr, (*data).len, wbits, (int64_t) (bufsize), ptr);
-  pylon_zlib_zlib_result_list_u8_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_decompress((uint8_t *) (*data).ptr, (*data).len, wbits, (int64_t) (bufsize), ptr);
+  zlib_cap_ext_zlib_result_list_u8_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -209,7 +209,7 @@ bool pylon_zlib_zlib_decompress(zlib_cap_ext_list_u8_t *data, int32_t wbits, uin
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -225,25 +225,25 @@ bool pylon_zlib_zlib_decompress(zlib_cap_ext_list_u8_t *data, int32_t wbits, uin
   }
 }
 
-uint32_t pylon_zlib_zlib_crc32(zlib_cap_ext_list_u8_t *data, uint32_t value) {
-  int32_t ret = __wasm_import_pylon_zlib_zlib_crc32((uint8_t *) (*data).ptr, (*data).len, (int32_t) (value));
+uint32_t zlib_cap_ext_zlib_crc32(zlib_cap_ext_list_u8_t *data, uint32_t value) {
+  int32_t ret = __wasm_import_zlib_cap_ext_zlib_crc32((uint8_t *) (*data).ptr, (*data).len, (int32_t) (value));
   return (uint32_t) (ret);
 }
 
-uint32_t pylon_zlib_zlib_adler32(zlib_cap_ext_list_u8_t *data, uint32_t value) {
-  int32_t ret = __wasm_import_pylon_zlib_zlib_adler32((uint8_t *) (*data).ptr, (*data).len, (int32_t) (value));
+uint32_t zlib_cap_ext_zlib_adler32(zlib_cap_ext_list_u8_t *data, uint32_t value) {
+  int32_t ret = __wasm_import_zlib_cap_ext_zlib_adler32((uint8_t *) (*data).ptr, (*data).len, (int32_t) (value));
   return (uint32_t) (ret);
 }
 
-void pylon_zlib_zlib_version(zlib_cap_ext_string_t *ret) {
+void zlib_cap_ext_zlib_version(zlib_cap_ext_string_t *ret) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(2*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_version(ptr);
+  __wasm_import_zlib_cap_ext_zlib_version(ptr);
   *ret = (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
-bool pylon_zlib_zlib_static_compressor_create(int32_t level, int32_t method, int32_t wbits, int32_t mem_level, int32_t strategy, zlib_cap_ext_list_u8_t *maybe_zdict, pylon_zlib_zlib_own_compressor_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_static_compressor_create(int32_t level, int32_t method, int32_t wbits, int32_t mem_level, int32_t strategy, zlib_cap_ext_list_u8_t *maybe_zdict, zlib_cap_ext_zlib_own_compressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   zlib_cap_ext_option_list_u8_t zdict;
@@ -264,17 +264,17 @@ bool pylon_zlib_zlib_static_compressor_create(int32_t level, int32_t method, int
     option2 = 0;
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_static_compressor_create(level, method, wbits, mem_level, strategy, option, option1, option2, ptr);
-  pylon_zlib_zlib_result_own_compressor_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_static_compressor_create(level, method, wbits, mem_level, strategy, option, option1, option2, ptr);
+  zlib_cap_ext_zlib_result_own_compressor_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = (pylon_zlib_zlib_own_compressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      result.val.ok = (zlib_cap_ext_zlib_own_compressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
       break;
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -290,12 +290,12 @@ bool pylon_zlib_zlib_static_compressor_create(int32_t level, int32_t method, int
   }
 }
 
-bool pylon_zlib_zlib_method_compressor_compress(pylon_zlib_zlib_borrow_compressor_t self, zlib_cap_ext_list_u8_t *data, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_method_compressor_compress(zlib_cap_ext_zlib_borrow_compressor_t self, zlib_cap_ext_list_u8_t *data, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_compressor_compress((self).__handle, (uint8_t *) (*data).ptr, (*data).len, ptr);
-  pylon_zlib_zlib_result_list_u8_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_method_compressor_compress((self).__handle, (uint8_t *) (*data).ptr, (*data).len, ptr);
+  zlib_cap_ext_zlib_result_list_u8_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -304,7 +304,7 @@ bool pylon_zlib_zlib_method_compressor_compress(pylon_zlib_zlib_borrow_compresso
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -320,12 +320,12 @@ bool pylon_zlib_zlib_method_compressor_compress(pylon_zlib_zlib_borrow_compresso
   }
 }
 
-bool pylon_zlib_zlib_method_compressor_flush(pylon_zlib_zlib_borrow_compressor_t self, int32_t mode, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_method_compressor_flush(zlib_cap_ext_zlib_borrow_compressor_t self, int32_t mode, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_compressor_flush((self).__handle, mode, ptr);
-  pylon_zlib_zlib_result_list_u8_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_method_compressor_flush((self).__handle, mode, ptr);
+  zlib_cap_ext_zlib_result_list_u8_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -334,7 +334,7 @@ bool pylon_zlib_zlib_method_compressor_flush(pylon_zlib_zlib_borrow_compressor_t
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -350,21 +350,21 @@ bool pylon_zlib_zlib_method_compressor_flush(pylon_zlib_zlib_borrow_compressor_t
   }
 }
 
-bool pylon_zlib_zlib_method_compressor_copy(pylon_zlib_zlib_borrow_compressor_t self, pylon_zlib_zlib_own_compressor_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_method_compressor_copy(zlib_cap_ext_zlib_borrow_compressor_t self, zlib_cap_ext_zlib_own_compressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_compressor_copy((self).__handle, ptr);
-  pylon_zlib_zlib_result_own_compressor_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_method_compressor_copy((self).__handle, ptr);
+  zlib_cap_ext_zlib_result_own_compressor_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = (pylon_zlib_zlib_own_compressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      result.val.ok = (zlib_cap_ext_zlib_own_compressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
       break;
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -380,7 +380,7 @@ bool pylon_zlib_zlib_method_compressor_copy(pylon_zlib_zlib_borrow_compressor_t 
   }
 }
 
-bool pylon_zlib_zlib_static_decompressor_create(int32_t wbits, zlib_cap_ext_list_u8_t *maybe_zdict, pylon_zlib_zlib_own_decompressor_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_static_decompressor_create(int32_t wbits, zlib_cap_ext_list_u8_t *maybe_zdict, zlib_cap_ext_zlib_own_decompressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   zlib_cap_ext_option_list_u8_t zdict;
@@ -401,17 +401,17 @@ bool pylon_zlib_zlib_static_decompressor_create(int32_t wbits, zlib_cap_ext_list
     option2 = 0;
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_static_decompressor_create(wbits, option, option1, option2, ptr);
-  pylon_zlib_zlib_result_own_decompressor_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_static_decompressor_create(wbits, option, option1, option2, ptr);
+  zlib_cap_ext_zlib_result_own_decompressor_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = (pylon_zlib_zlib_own_decompressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      result.val.ok = (zlib_cap_ext_zlib_own_decompressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
       break;
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -427,12 +427,12 @@ bool pylon_zlib_zlib_static_decompressor_create(int32_t wbits, zlib_cap_ext_list
   }
 }
 
-bool pylon_zlib_zlib_method_decompressor_decompress(pylon_zlib_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *data, uint64_t max_length, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_method_decompressor_decompress(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *data, uint64_t max_length, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_decompressor_decompress((self).__handle, (uint8_t *) (*data).ptr, (*data).len, (int64_t) (max_length), ptr);
-  pylon_zlib_zlib_result_list_u8_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_method_decompressor_decompress((self).__handle, (uint8_t *) (*data).ptr, (*data).len, (int64_t) (max_length), ptr);
+  zlib_cap_ext_zlib_result_list_u8_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -441,7 +441,7 @@ bool pylon_zlib_zlib_method_decompressor_decompress(pylon_zlib_zlib_borrow_decom
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -457,12 +457,12 @@ bool pylon_zlib_zlib_method_decompressor_decompress(pylon_zlib_zlib_borrow_decom
   }
 }
 
-bool pylon_zlib_zlib_method_decompressor_flush(pylon_zlib_zlib_borrow_decompressor_t self, uint64_t length, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_method_decompressor_flush(zlib_cap_ext_zlib_borrow_decompressor_t self, uint64_t length, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_decompressor_flush((self).__handle, (int64_t) (length), ptr);
-  pylon_zlib_zlib_result_list_u8_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_method_decompressor_flush((self).__handle, (int64_t) (length), ptr);
+  zlib_cap_ext_zlib_result_list_u8_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
@@ -471,7 +471,7 @@ bool pylon_zlib_zlib_method_decompressor_flush(pylon_zlib_zlib_borrow_decompress
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -487,21 +487,21 @@ bool pylon_zlib_zlib_method_decompressor_flush(pylon_zlib_zlib_borrow_decompress
   }
 }
 
-bool pylon_zlib_zlib_method_decompressor_copy(pylon_zlib_zlib_borrow_decompressor_t self, pylon_zlib_zlib_own_decompressor_t *ret, pylon_zlib_zlib_zlib_error_t *err) {
+bool zlib_cap_ext_zlib_method_decompressor_copy(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_zlib_own_decompressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_decompressor_copy((self).__handle, ptr);
-  pylon_zlib_zlib_result_own_decompressor_zlib_error_t result;
+  __wasm_import_zlib_cap_ext_zlib_method_decompressor_copy((self).__handle, ptr);
+  zlib_cap_ext_zlib_result_own_decompressor_zlib_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = (pylon_zlib_zlib_own_decompressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
+      result.val.ok = (zlib_cap_ext_zlib_own_decompressor_t) { *((int32_t*) (ptr + sizeof(void*))) };
       break;
     }
     case 1: {
       result.is_err = true;
-      result.val.err = (pylon_zlib_zlib_zlib_error_t) {
+      result.val.err = (zlib_cap_ext_zlib_zlib_error_t) {
         (int32_t) *((int32_t*) (ptr + sizeof(void*))),
         (zlib_cap_ext_string_t) (zlib_cap_ext_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) },
       };
@@ -517,24 +517,24 @@ bool pylon_zlib_zlib_method_decompressor_copy(pylon_zlib_zlib_borrow_decompresso
   }
 }
 
-void pylon_zlib_zlib_method_decompressor_unused_data(pylon_zlib_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret) {
+void zlib_cap_ext_zlib_method_decompressor_unused_data(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(2*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_decompressor_unused_data((self).__handle, ptr);
+  __wasm_import_zlib_cap_ext_zlib_method_decompressor_unused_data((self).__handle, ptr);
   *ret = (zlib_cap_ext_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
-void pylon_zlib_zlib_method_decompressor_unconsumed_tail(pylon_zlib_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret) {
+void zlib_cap_ext_zlib_method_decompressor_unconsumed_tail(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret) {
   __attribute__((__aligned__(sizeof(void*))))
   uint8_t ret_area[(2*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_zlib_zlib_method_decompressor_unconsumed_tail((self).__handle, ptr);
+  __wasm_import_zlib_cap_ext_zlib_method_decompressor_unconsumed_tail((self).__handle, ptr);
   *ret = (zlib_cap_ext_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
-bool pylon_zlib_zlib_method_decompressor_eof(pylon_zlib_zlib_borrow_decompressor_t self) {
-  int32_t ret = __wasm_import_pylon_zlib_zlib_method_decompressor_eof((self).__handle);
+bool zlib_cap_ext_zlib_method_decompressor_eof(zlib_cap_ext_zlib_borrow_decompressor_t self) {
+  int32_t ret = __wasm_import_zlib_cap_ext_zlib_method_decompressor_eof((self).__handle);
   return ret;
 }
 

@@ -16,26 +16,26 @@ typedef struct zlib_cap_ext_string_t {
 
 // A failure, as CPython reports it: the zlib status code and its message
 // (e.g. -3, "Error -3 while decompressing data: incorrect header check").
-typedef struct pylon_zlib_zlib_zlib_error_t {
+typedef struct zlib_cap_ext_zlib_zlib_error_t {
   int32_t   code;
   zlib_cap_ext_string_t   message;
-} pylon_zlib_zlib_zlib_error_t;
+} zlib_cap_ext_zlib_zlib_error_t;
 
-typedef struct pylon_zlib_zlib_own_compressor_t {
+typedef struct zlib_cap_ext_zlib_own_compressor_t {
   int32_t __handle;
-} pylon_zlib_zlib_own_compressor_t;
+} zlib_cap_ext_zlib_own_compressor_t;
 
-typedef struct pylon_zlib_zlib_borrow_compressor_t {
+typedef struct zlib_cap_ext_zlib_borrow_compressor_t {
   int32_t __handle;
-} pylon_zlib_zlib_borrow_compressor_t;
+} zlib_cap_ext_zlib_borrow_compressor_t;
 
-typedef struct pylon_zlib_zlib_own_decompressor_t {
+typedef struct zlib_cap_ext_zlib_own_decompressor_t {
   int32_t __handle;
-} pylon_zlib_zlib_own_decompressor_t;
+} zlib_cap_ext_zlib_own_decompressor_t;
 
-typedef struct pylon_zlib_zlib_borrow_decompressor_t {
+typedef struct zlib_cap_ext_zlib_borrow_decompressor_t {
   int32_t __handle;
-} pylon_zlib_zlib_borrow_decompressor_t;
+} zlib_cap_ext_zlib_borrow_decompressor_t;
 
 typedef struct {
   uint8_t *ptr;
@@ -46,9 +46,9 @@ typedef struct {
   bool is_err;
   union {
     zlib_cap_ext_list_u8_t ok;
-    pylon_zlib_zlib_zlib_error_t err;
+    zlib_cap_ext_zlib_zlib_error_t err;
   } val;
-} pylon_zlib_zlib_result_list_u8_zlib_error_t;
+} zlib_cap_ext_zlib_result_list_u8_zlib_error_t;
 
 typedef struct {
   bool is_some;
@@ -58,73 +58,73 @@ typedef struct {
 typedef struct {
   bool is_err;
   union {
-    pylon_zlib_zlib_own_compressor_t ok;
-    pylon_zlib_zlib_zlib_error_t err;
+    zlib_cap_ext_zlib_own_compressor_t ok;
+    zlib_cap_ext_zlib_zlib_error_t err;
   } val;
-} pylon_zlib_zlib_result_own_compressor_zlib_error_t;
+} zlib_cap_ext_zlib_result_own_compressor_zlib_error_t;
 
 typedef struct {
   bool is_err;
   union {
-    pylon_zlib_zlib_own_decompressor_t ok;
-    pylon_zlib_zlib_zlib_error_t err;
+    zlib_cap_ext_zlib_own_decompressor_t ok;
+    zlib_cap_ext_zlib_zlib_error_t err;
   } val;
-} pylon_zlib_zlib_result_own_decompressor_zlib_error_t;
+} zlib_cap_ext_zlib_result_own_decompressor_zlib_error_t;
 
 // Imported Functions from `pylon:zlib/zlib@0.1.0`
 // One-shot compression (`zlib.compress`).
-extern bool pylon_zlib_zlib_compress(zlib_cap_ext_list_u8_t *data, int32_t level, int32_t wbits, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_compress(zlib_cap_ext_list_u8_t *data, int32_t level, int32_t wbits, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
 // One-shot decompression (`zlib.decompress`); `bufsize` is the initial output size.
-extern bool pylon_zlib_zlib_decompress(zlib_cap_ext_list_u8_t *data, int32_t wbits, uint64_t bufsize, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_decompress(zlib_cap_ext_list_u8_t *data, int32_t wbits, uint64_t bufsize, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
 // CRC-32 of `data`, continuing from `value`.
-extern uint32_t pylon_zlib_zlib_crc32(zlib_cap_ext_list_u8_t *data, uint32_t value);
+extern uint32_t zlib_cap_ext_zlib_crc32(zlib_cap_ext_list_u8_t *data, uint32_t value);
 // Adler-32 of `data`, continuing from `value`.
-extern uint32_t pylon_zlib_zlib_adler32(zlib_cap_ext_list_u8_t *data, uint32_t value);
+extern uint32_t zlib_cap_ext_zlib_adler32(zlib_cap_ext_list_u8_t *data, uint32_t value);
 // The version of the zlib implementation (`ZLIB_VERSION`).
-extern void pylon_zlib_zlib_version(zlib_cap_ext_string_t *ret);
-extern bool pylon_zlib_zlib_static_compressor_create(int32_t level, int32_t method, int32_t wbits, int32_t mem_level, int32_t strategy, zlib_cap_ext_list_u8_t *maybe_zdict, pylon_zlib_zlib_own_compressor_t *ret, pylon_zlib_zlib_zlib_error_t *err);
-extern bool pylon_zlib_zlib_method_compressor_compress(pylon_zlib_zlib_borrow_compressor_t self, zlib_cap_ext_list_u8_t *data, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err);
+extern void zlib_cap_ext_zlib_version(zlib_cap_ext_string_t *ret);
+extern bool zlib_cap_ext_zlib_static_compressor_create(int32_t level, int32_t method, int32_t wbits, int32_t mem_level, int32_t strategy, zlib_cap_ext_list_u8_t *maybe_zdict, zlib_cap_ext_zlib_own_compressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_method_compressor_compress(zlib_cap_ext_zlib_borrow_compressor_t self, zlib_cap_ext_list_u8_t *data, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
 // `mode` is a zlib flush constant (Z_NO_FLUSH .. Z_FINISH, Z_BLOCK).
-extern bool pylon_zlib_zlib_method_compressor_flush(pylon_zlib_zlib_borrow_compressor_t self, int32_t mode, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err);
-extern bool pylon_zlib_zlib_method_compressor_copy(pylon_zlib_zlib_borrow_compressor_t self, pylon_zlib_zlib_own_compressor_t *ret, pylon_zlib_zlib_zlib_error_t *err);
-extern bool pylon_zlib_zlib_static_decompressor_create(int32_t wbits, zlib_cap_ext_list_u8_t *maybe_zdict, pylon_zlib_zlib_own_decompressor_t *ret, pylon_zlib_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_method_compressor_flush(zlib_cap_ext_zlib_borrow_compressor_t self, int32_t mode, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_method_compressor_copy(zlib_cap_ext_zlib_borrow_compressor_t self, zlib_cap_ext_zlib_own_compressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_static_decompressor_create(int32_t wbits, zlib_cap_ext_list_u8_t *maybe_zdict, zlib_cap_ext_zlib_own_decompressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
 // At most `max-length` bytes of output when it is not 0; the input left over is
 // then kept as the unconsumed tail.
-extern bool pylon_zlib_zlib_method_decompressor_decompress(pylon_zlib_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *data, uint64_t max_length, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err);
-extern bool pylon_zlib_zlib_method_decompressor_flush(pylon_zlib_zlib_borrow_decompressor_t self, uint64_t length, zlib_cap_ext_list_u8_t *ret, pylon_zlib_zlib_zlib_error_t *err);
-extern bool pylon_zlib_zlib_method_decompressor_copy(pylon_zlib_zlib_borrow_decompressor_t self, pylon_zlib_zlib_own_decompressor_t *ret, pylon_zlib_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_method_decompressor_decompress(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *data, uint64_t max_length, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_method_decompressor_flush(zlib_cap_ext_zlib_borrow_decompressor_t self, uint64_t length, zlib_cap_ext_list_u8_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
+extern bool zlib_cap_ext_zlib_method_decompressor_copy(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_zlib_own_decompressor_t *ret, zlib_cap_ext_zlib_zlib_error_t *err);
 // Bytes past the end of the compressed stream.
-extern void pylon_zlib_zlib_method_decompressor_unused_data(pylon_zlib_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret);
+extern void zlib_cap_ext_zlib_method_decompressor_unused_data(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret);
 // Input not yet consumed because of `max-length`.
-extern void pylon_zlib_zlib_method_decompressor_unconsumed_tail(pylon_zlib_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret);
+extern void zlib_cap_ext_zlib_method_decompressor_unconsumed_tail(zlib_cap_ext_zlib_borrow_decompressor_t self, zlib_cap_ext_list_u8_t *ret);
 // Whether the end of the compressed stream was reached.
-extern bool pylon_zlib_zlib_method_decompressor_eof(pylon_zlib_zlib_borrow_decompressor_t self);
+extern bool zlib_cap_ext_zlib_method_decompressor_eof(zlib_cap_ext_zlib_borrow_decompressor_t self);
 
 // Helper Functions
 
-void pylon_zlib_zlib_zlib_error_free(pylon_zlib_zlib_zlib_error_t *ptr);
+void zlib_cap_ext_zlib_zlib_error_free(zlib_cap_ext_zlib_zlib_error_t *ptr);
 
-extern void pylon_zlib_zlib_compressor_drop_own(pylon_zlib_zlib_own_compressor_t handle);
+extern void zlib_cap_ext_zlib_compressor_drop_own(zlib_cap_ext_zlib_own_compressor_t handle);
 
-extern void pylon_zlib_zlib_compressor_drop_borrow(pylon_zlib_zlib_borrow_compressor_t handle);
+extern void zlib_cap_ext_zlib_compressor_drop_borrow(zlib_cap_ext_zlib_borrow_compressor_t handle);
 
-extern pylon_zlib_zlib_borrow_compressor_t pylon_zlib_zlib_borrow_compressor(pylon_zlib_zlib_own_compressor_t handle);
+extern zlib_cap_ext_zlib_borrow_compressor_t zlib_cap_ext_zlib_borrow_compressor(zlib_cap_ext_zlib_own_compressor_t handle);
 
-extern void pylon_zlib_zlib_decompressor_drop_own(pylon_zlib_zlib_own_decompressor_t handle);
+extern void zlib_cap_ext_zlib_decompressor_drop_own(zlib_cap_ext_zlib_own_decompressor_t handle);
 
-extern void pylon_zlib_zlib_decompressor_drop_borrow(pylon_zlib_zlib_borrow_decompressor_t handle);
+extern void zlib_cap_ext_zlib_decompressor_drop_borrow(zlib_cap_ext_zlib_borrow_decompressor_t handle);
 
-extern pylon_zlib_zlib_borrow_decompressor_t pylon_zlib_zlib_borrow_decompressor(pylon_zlib_zlib_own_decompressor_t handle);
+extern zlib_cap_ext_zlib_borrow_decompressor_t zlib_cap_ext_zlib_borrow_decompressor(zlib_cap_ext_zlib_own_decompressor_t handle);
 
 void zlib_cap_ext_list_u8_free(zlib_cap_ext_list_u8_t *ptr);
 
-void pylon_zlib_zlib_result_list_u8_zlib_error_free(pylon_zlib_zlib_result_list_u8_zlib_error_t *ptr);
+void zlib_cap_ext_zlib_result_list_u8_zlib_error_free(zlib_cap_ext_zlib_result_list_u8_zlib_error_t *ptr);
 
 void zlib_cap_ext_option_list_u8_free(zlib_cap_ext_option_list_u8_t *ptr);
 
-void pylon_zlib_zlib_result_own_compressor_zlib_error_free(pylon_zlib_zlib_result_own_compressor_zlib_error_t *ptr);
+void zlib_cap_ext_zlib_result_own_compressor_zlib_error_free(zlib_cap_ext_zlib_result_own_compressor_zlib_error_t *ptr);
 
-void pylon_zlib_zlib_result_own_decompressor_zlib_error_free(pylon_zlib_zlib_result_own_decompressor_zlib_error_t *ptr);
+void zlib_cap_ext_zlib_result_own_decompressor_zlib_error_free(zlib_cap_ext_zlib_result_own_decompressor_zlib_error_t *ptr);
 
 // Sets the string `ret` to reference the input string `s` without copying it
 void zlib_cap_ext_string_set(zlib_cap_ext_string_t *ret, const char*s);

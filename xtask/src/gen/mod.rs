@@ -50,7 +50,10 @@ pub fn generate(spec: &ExtSpec) -> Result<Generated> {
 
     // wit-bindgen-c rewrites `resolve` (nominal type ids) before generating: the model is
     // built from the same rewritten `resolve`, so that type ids agree.
-    let opts = wit_bindgen_c::Opts { no_object_file: true, ..Default::default() };
+    let mut rename: Vec<(String, String)> =
+        model::renames(&resolve, world).into_iter().map(|(key, to)| (resolve.name_world_key(&key), to)).collect();
+    rename.sort();
+    let opts = wit_bindgen_c::Opts { no_object_file: true, rename, ..Default::default() };
     let mut files = wit_bindgen_core::Files::default();
     opts.build()
         .generate(&mut resolve, world, &mut files)

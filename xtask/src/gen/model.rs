@@ -133,6 +133,7 @@ impl<'a> Module<'a> {
     pub fn build(resolve: &'a Resolve, world: WorldId, spec: &ExtSpec, header: &str) -> Result<Module<'a>> {
         let world_name = resolve.worlds[world].name.clone();
         let keys = interface_keys(resolve, world);
+        let renamed = renames(resolve, world);
         let c = CNames::new(resolve, world, header);
         let mut py = PyNames::new(&spec.module);
         py.claim("WitError", "the module's exception class".into())?;
@@ -149,7 +150,7 @@ impl<'a> Module<'a> {
         let func = |f: &'a Function, iface: InterfaceId, py_name: String, qualname: String| Func {
             py_name,
             qualname,
-            c_name: c_func_name(true, resolve, &world_name, Some(&keys[&iface]), f, &HashMap::new()),
+            c_name: c_func_name(true, resolve, &world_name, Some(&keys[&iface]), f, &renamed),
             func: f,
         };
 
@@ -241,7 +242,7 @@ impl<'a> Module<'a> {
                         world_name.clone(),
                         resolve,
                         id,
-                        &HashMap::new(),
+                        &renamed,
                     );
                     let snake = wit_name.to_snake_case();
                     let mut res = ResourceTy {
@@ -407,6 +408,22 @@ fn owner_name(resolve: &Resolve, owner: TypeOwner) -> String {
     }
 }
 
+/// wit-bindgen-c names its C symbols after the interface (`pylon_dynlink_linker_invoke`):
+/// two extensions importing the same interface would define the same symbols in one
+/// python.wasm. Each extension's bindings are renamed after its world instead
+/// (`crc32c_ext_linker_invoke`), here and in wit-bindgen-c's options alike.
+pub fn renames(resolve: &Resolve, world: WorldId) -> HashMap<WorldKey, String> {
+    let world_snake = resolve.worlds[world].name.to_snake_case();
+    let mut renames = HashMap::new();
+    for (key, item) in resolve.worlds[world].imports.iter() {
+        if let WorldItem::Interface { id, .. } = item {
+            let name = resolve.interfaces[*id].name.clone().unwrap_or_else(|| resolve.name_world_key(key));
+            renames.insert(key.clone(), format!("{world_snake}_{}", name.to_snake_case()));
+        }
+    }
+    renames
+}
+
 fn interface_keys(resolve: &Resolve, world: WorldId) -> HashMap<InterfaceId, WorldKey> {
     let mut keys = HashMap::new();
     for (key, item) in resolve.worlds[world].imports.iter() {
@@ -463,6 +480,7 @@ impl CNames {
         let world_name = resolve.worlds[world].name.clone();
         let world_snake = world_name.to_snake_case();
         let mut types = HashMap::new();
+        let renamed = renames(resolve, world);
         for (key, item) in resolve.worlds[world].imports.iter() {
             let WorldItem::Interface { id, .. } = item else { continue };
             let mut live = LiveTypes::default();
@@ -474,7 +492,7 @@ impl CNames {
                 let (info, encoded) = gen_type_name(resolve, ty);
                 let ns = match info {
                     CTypeNameInfo::Anonymous { is_prim: true } => world_snake.clone(),
-                    _ => owner_namespace(Some((*id, key)), true, world_name.clone(), resolve, ty, &HashMap::new()),
+                    _ => owner_namespace(Some((*id, key)), true, world_name.clone(), resolve, ty, &renamed),
                 };
                 types.insert(ty, format!("{ns}_{encoded}_t"));
             }

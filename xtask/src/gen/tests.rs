@@ -139,3 +139,33 @@ fn dump() {
         }
     }
 }
+
+/// Two extensions importing one interface (as every `links` extension imports the dynlink
+/// linker) link into one python.wasm: their bindings must define disjoint symbols.
+#[test]
+fn two_extensions_of_one_interface_share_no_symbol() {
+    let defined = |module: &str| -> std::collections::BTreeSet<String> {
+        let spec = ExtSpec {
+            module: module.into(),
+            wit_dirs: vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../caps/dynlink/wit")],
+            interfaces: vec!["pylon:dynlink/linker@0.1.0".into()],
+        };
+        let g = generate(&spec).unwrap();
+        g.files
+            .iter()
+            .filter(|(name, _)| name.ends_with(".c"))
+            // Join each attribute line to the definition it qualifies.
+            .flat_map(|(_, text)| text.replace(")))\n", "))) ").lines().map(str::to_owned).collect::<Vec<_>>())
+            // wit-bindgen-c's definitions, `type name(args) {`, that are neither static nor weak
+            // (the module file's own functions are all static but PyInit_<module>).
+            .filter(|line| {
+                !line.starts_with("static") && !line.starts_with(' ') && !line.contains("__weak__") && line.contains('(') && line.trim_end().ends_with('{')
+            })
+            .filter_map(|line| line.split('(').next().and_then(|head| head.split_whitespace().last()).map(|s| s.trim_start_matches('*').to_owned()))
+            .collect()
+    };
+    let (a, b) = (defined("_crc32c"), defined("_other"));
+    assert!(a.iter().any(|s| s.ends_with("_linker_resolve")), "{a:?}");
+    let shared: Vec<_> = a.intersection(&b).collect();
+    assert!(shared.is_empty(), "both define {shared:?}");
+}
