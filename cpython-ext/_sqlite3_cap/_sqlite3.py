@@ -16,6 +16,7 @@ NotSupportedError. Threads do not exist in pylon; SQLite runs single-threaded
 import _sqlite3_cap as _cap
 import os as _os
 import sys as _sys
+import warnings as _warnings
 import weakref as _weakref
 from _thread import get_ident as _get_ident
 
@@ -361,11 +362,7 @@ class _Statement:
 
     def __init__(self, connection, sql):
         db = connection._db
-        if len(sql) > 1000000:
-            # sqlite3_limit(SQLITE_LIMIT_SQL_LENGTH) is 1e9 by default; only ask when it matters.
-            size = len(sql.encode('utf-8', 'surrogatepass'))
-            if size > db.limit(1, -1):
-                raise DataError("query string is too large")
+        _check_sql_length(connection, sql)
         if '\0' in sql:
             raise ProgrammingError("the query contains a null character")
         try:
@@ -392,8 +389,11 @@ class _Statement:
                 self.st.reset()
 
 
-def _options(max_rows, text_as_bytes, bytes_columns):
-    return (max_rows, text_as_bytes, bytes_columns)
+def _check_sql_length(connection, sql):
+    """DataError past SQLITE_LIMIT_SQL_LENGTH (the connection keeps the current limit)."""
+    limit = connection._sql_limit
+    if len(sql) > limit // 4 and len(sql.encode('utf-8', 'surrogatepass')) > limit:
+        raise DataError("query string is too large")
 
 
 # ---- Connection -----------------------------------------------------------------------
@@ -472,6 +472,7 @@ class Connection:
         except _WitError:
             pass
         self._db = db
+        self._sql_limit = db.limit(1, -1)
         self._detect_types = detect_types
         self._isolation_level = level
         self._autocommit = mode
@@ -506,9 +507,7 @@ class Connection:
             _raise(e)
 
     def _check(self):
-        if not getattr(self, '_initialized', False):
-            if getattr(self, '_db', None) is None and '_db' in self.__dict__:
-                raise ProgrammingError("Cannot operate on a closed database.")
+        if not self.__dict__.get('_initialized'):
             raise ProgrammingError("Base Connection.__init__ not called.")
         if self._db is None:
             raise ProgrammingError("Cannot operate on a closed database.")
@@ -548,9 +547,8 @@ class Connection:
 
     def __del__(self):
         if self.__dict__.get('_db') is not None:
-            import warnings
             try:
-                warnings.warn(f"unclosed database in {self!r}", ResourceWarning, stacklevel=1, source=self)
+                _warnings.warn(f"unclosed database in {self!r}", ResourceWarning, stacklevel=1, source=self)
             except Exception:
                 pass
             try:
@@ -780,9 +778,12 @@ class Connection:
     def setlimit(self, category, limit, /):
         """Set connection run-time limits."""
         self._usable()
-        old = self._db.limit(_index(category), _index(limit))
+        category = _index(category)
+        old = self._db.limit(category, _index(limit))
         if old < 0:
             raise ProgrammingError("'category' is out of bounds")
+        if category == 1:
+            self._sql_limit = self._db.limit(1, -1)
         return old
 
     def getlimit(self, category, /):
@@ -869,8 +870,7 @@ def _index(value):
 
 
 def _connect_warn(nargs):
-    import warnings
-    warnings.warn(
+    _warnings.warn(
         "Passing more than 1 positional argument to sqlite3.connect() is deprecated. "
         "Parameters 'timeout', 'detect_types', 'isolation_level', 'check_same_thread', "
         "'factory', 'cached_statements' and 'uri' will become keyword-only parameters in "
@@ -906,6 +906,7 @@ class Cursor:
         self._rows = []
         self._pos = 0
         self._done = True
+        self._undecodable = False
         self._cast = None
         self._description = None
         self._lastrowid = None
@@ -1024,21 +1025,17 @@ class Cursor:
         return self
 
     def _take(self, page):
-        if page.undecodable:
-            self._raise_undecodable(page)
         self._rows = page.rows
         self._pos = 0
         self._done = page.done
+        self._undecodable = page.undecodable
 
-    def _raise_undecodable(self, page):
+    def _undecodable_error(self, i, payload):
         st = self._statement
-        for row in page.rows:
-            for i, (case, payload) in enumerate(row):
-                if case == 'text_bytes':
-                    name = st.columns[i][0] if st and i < len(st.columns) else '?'
-                    text = payload.split(b'\0', 1)[0]
-                    msg = f"Could not decode to UTF-8 column '{name}' with text '".encode() + text + b"'"
-                    raise OperationalError(msg[:198].decode('ascii', 'replace'))
+        name = st.columns[i][0] if st is not None and i < len(st.columns) else '?'
+        text = payload.split(b'\0', 1)[0]
+        msg = f"Could not decode to UTF-8 column '{name}' with text '".encode() + text + b"'"
+        return OperationalError(msg[:198].decode('ascii', 'replace'))
 
     def _set_description(self, st):
         if self._description is None and st.columns:
@@ -1095,8 +1092,7 @@ class Cursor:
             for i in range(n):
                 name = names[i]
                 if name is not None and name[0] != '?':
-                    import warnings
-                    warnings.warn(
+                    _warnings.warn(
                         f"Binding {i + 1} ('{name}') is a named parameter, but you supplied a "
                         "sequence which requires nameless (qmark) placeholders. Starting with "
                         "Python 3.14 an sqlite3.ProgrammingError will be raised.",
@@ -1129,9 +1125,7 @@ class Cursor:
         self._check()
         conn = self._connection
         db = conn._db
-        if len(sql_script) > 1000000:
-            if len(sql_script.encode('utf-8', 'surrogatepass')) > db.limit(1, -1):
-                raise DataError("query string is too large")
+        _check_sql_length(conn, sql_script)
         if conn._autocommit is not True and conn._autocommit is not False and not db.autocommit():
             conn._exec("COMMIT")
         conn._exec(sql_script)
@@ -1172,7 +1166,7 @@ class Cursor:
     def _convert(self, raw):
         cast = self._cast
         tf = self._connection.text_factory
-        if cast is None and tf is str:
+        if cast is None and tf is str and not self._undecodable:
             return tuple([v[1] for v in raw])
         out = []
         for i, (case, payload) in enumerate(raw):
@@ -1185,7 +1179,7 @@ class Cursor:
                 elif tf is bytearray:
                     out.append(bytearray(payload))
                 elif tf is str:
-                    out.append(payload.decode())
+                    raise self._undecodable_error(i, payload)
                 else:
                     out.append(tf(payload))
             else:

@@ -48,6 +48,10 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
 /// are left out of the comparison, and the report says how many.
 const NOT_ON_WASM32: &[&str] = &["requires 64bit platform"];
 
+/// What pylon's facades say when a feature cannot exist across the component boundary
+/// (SQLite calling back into Python): tests failing with it are reported apart.
+const NO_CALLBACKS: &str = "cannot call back into Python";
+
 /// Tests pylon skipped because wasm32 is a 32-bit platform.
 pub fn platform_skips(output: &str) -> u32 {
     output
@@ -56,24 +60,133 @@ pub fn platform_skips(output: &str) -> u32 {
         .count() as u32
 }
 
+/// One test's outcome in unittest's verbose output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+fn outcome(text: &str) -> Option<Outcome> {
+    let text = text.trim_start();
+    [
+        ("ok", Outcome::Pass),
+        ("expected failure", Outcome::Pass),
+        ("unexpected success", Outcome::Pass),
+        ("FAIL", Outcome::Fail),
+        ("ERROR", Outcome::Error),
+        ("skipped", Outcome::Skip),
+    ]
+    .iter()
+    .find(|(word, _)| text.starts_with(word))
+    .map(|(_, o)| *o)
+}
+
+/// `(test id, outcome)` for every test line of unittest's verbose output
+/// (`test_x (pkg.mod.Class.test_x) ... ok`, the docstring's first line possibly between).
+pub fn test_results(output: &str) -> Vec<(String, Outcome)> {
+    let lines: Vec<&str> = output.lines().collect();
+    let mut results = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(dots) = line.find(" ... ") else { continue };
+        let id_of = |l: &str| -> Option<String> {
+            let (open, close) = (l.find(" (")?, l.find(')')?);
+            (open < close && !l[..open].contains(' ')).then(|| l[open + 2..close].to_owned())
+        };
+        let Some(id) = id_of(&line[..dots]).or_else(|| i.checked_sub(1).and_then(|p| id_of(lines[p]))) else { continue };
+        let rest = &line[dots + 5..];
+        // Output written by the test itself may come between " ... " and the verdict.
+        let found = outcome(rest).or_else(|| lines[i + 1..].iter().take(20).find_map(|l| outcome(l).filter(|_| !l.starts_with(' '))));
+        if let Some(o) = found {
+            results.push((id, o));
+        }
+    }
+    results
+}
+
+/// The ids of the failed or errored tests whose report names `marker`.
+pub fn failures_mentioning(output: &str, marker: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut current: Option<String> = None;
+    let mut hit = false;
+    let mut flush = |current: &mut Option<String>, hit: &mut bool| {
+        if let Some(id) = current.take() {
+            if *hit {
+                ids.push(id);
+            }
+        }
+        *hit = false;
+    };
+    for line in output.lines() {
+        let header = line.strip_prefix("ERROR: ").or_else(|| line.strip_prefix("FAIL: "));
+        if let Some(h) = header {
+            flush(&mut current, &mut hit);
+            current = h.find(" (").and_then(|o| h.rfind(')').map(|c| h[o + 2..c].to_owned()));
+        } else if line.starts_with("Ran ") {
+            flush(&mut current, &mut hit);
+        } else if current.is_some() && line.contains(marker) {
+            hit = true;
+        }
+    }
+    flush(&mut current, &mut hit);
+    ids
+}
+
+/// The module of a test id under `suite` (`test.test_sqlite3.test_dbapi.C.t` → `test_dbapi`).
+fn module_of<'a>(suite: &str, id: &'a str) -> &'a str {
+    let prefix = format!("test.{suite}.");
+    match id.strip_prefix(&prefix) {
+        Some(rest) if rest.matches('.').count() >= 2 => rest.split('.').next().unwrap_or(rest),
+        _ => suite_leaf(id),
+    }
+}
+
+fn suite_leaf(id: &str) -> &str {
+    id.split('.').nth(1).unwrap_or(id)
+}
+
+/// Pass/fail/error/skip per module, sorted by module.
+pub fn per_module(suite: &str, results: &[(String, Outcome)]) -> std::collections::BTreeMap<String, [u32; 4]> {
+    let mut map = std::collections::BTreeMap::new();
+    for (id, o) in results {
+        let row: &mut [u32; 4] = map.entry(module_of(suite, id).to_owned()).or_default();
+        row[*o as usize] += 1;
+    }
+    map
+}
+
 pub struct Targets<'a> {
     pub runner: &'a Path,
     pub wasm: &'a Path,
     pub native: &'a Path,
 }
 
+/// `python -c` code running unittest on `module` from `dir` (tests create files in the
+/// working directory; pylon has no option to set it).
+fn unittest_in(dir: &str, module: &str) -> String {
+    format!(
+        "import os, unittest; os.chdir({dir:?}); unittest.main(module=None, argv=['python -m unittest', '-v', {module:?}])"
+    )
+}
+
 /// Runs each suite on both sides; fails when pylon passes less than `min_share` of what
-/// passes natively.
+/// passes natively, leaving out what cannot exist in pylon (reported with the raw figures).
 pub fn run(layout: &Layout, targets: &Targets, suites: &[String], min_share: f64) -> Result<()> {
     let scratch = layout.cache.join("conformance-tmp");
     crate::deps::remove_dir_if_exists(&scratch)?;
-    std::fs::create_dir_all(&scratch)?;
+    let (native_dir, pylon_dir) = (scratch.join("native"), scratch.join("pylon"));
+    std::fs::create_dir_all(&native_dir)?;
+    std::fs::create_dir_all(&pylon_dir)?;
     println!("{:<24} {:>28} {:>28}", "suite", "native pass/fail/err/skip", "pylon pass/fail/err/skip");
     let mut short = Vec::new();
     for suite in suites {
         let module = format!("test.{suite}");
         let step = Step::start(format!("conformance {suite}"));
-        let native = duct::cmd!(targets.native, "-m", "unittest", "-v", &module)
+        let native = duct::cmd!(targets.native, "-c", unittest_in(&native_dir.display().to_string(), &module))
+            .dir(&native_dir)
+            .env("TMPDIR", &native_dir)
             .stderr_to_stdout()
             .stdout_capture()
             .unchecked()
@@ -83,13 +196,11 @@ pub fn run(layout: &Layout, targets: &Targets, suites: &[String], min_share: f64
             "--wasm",
             targets.wasm,
             "--dir",
-            format!("{}::/tmp", scratch.display()),
+            format!("{}::/tmp", pylon_dir.display()),
             "--env",
             "TMPDIR=/tmp",
-            "-m",
-            "unittest",
-            "-v",
-            &module
+            "-c",
+            unittest_in("/tmp", &module)
         )
         .stderr_to_stdout()
         .stdout_capture()
@@ -100,26 +211,45 @@ pub fn run(layout: &Layout, targets: &Targets, suites: &[String], min_share: f64
         let pylon_text = String::from_utf8_lossy(&pylon.stdout);
         let report = layout.cache.join(format!("conformance-{suite}-pylon.log"));
         std::fs::write(&report, pylon_text.as_bytes())?;
+        std::fs::write(layout.cache.join(format!("conformance-{suite}-native.log")), native_text.as_bytes())?;
         let n = parse_counts(&native_text).with_context(|| format!("native {suite}: no unittest summary:\n{native_text}"))?;
         let p = parse_counts(&pylon_text)
             .with_context(|| format!("pylon {suite}: no unittest summary (log: {})", report.display()))?;
         let fmt = |c: &Counts| format!("{}/{}/{}/{}", c.passed(), c.failures, c.errors, c.skipped);
-        println!("{suite:<24} {:>28} {:>28}   (pylon log: {})", fmt(&n), fmt(&p), report.display());
+        let fmt_row = |r: &[u32; 4]| format!("{}/{}/{}/{}", r[0], r[1], r[2], r[3]);
+
+        // Per module, for packages such as test_sqlite3.
+        let (nm, pm) = (per_module(suite, &test_results(&native_text)), per_module(suite, &test_results(&pylon_text)));
+        if nm.len() > 1 || pm.len() > 1 {
+            let modules: std::collections::BTreeSet<&String> = nm.keys().chain(pm.keys()).collect();
+            for m in modules {
+                let zero = [0; 4];
+                println!("  {m:<22} {:>28} {:>28}", fmt_row(nm.get(m).unwrap_or(&zero)), fmt_row(pm.get(m).unwrap_or(&zero)));
+            }
+        }
+        println!("{suite:<24} {:>28} {:>28}   (logs: {})", fmt(&n), fmt(&p), report.display());
+
         let not_applicable = platform_skips(&pylon_text);
-        let comparable = n.passed().saturating_sub(not_applicable);
+        let no_callbacks = failures_mentioning(&pylon_text, NO_CALLBACKS).len() as u32;
+        let comparable = n.passed().saturating_sub(not_applicable + no_callbacks);
         println!(
-            "{:<24} {} native passes are 32-bit-impossible ({}); pylon passes {} of the other {} ({:.1} %; raw {:.1} %)",
+            "{:<24} out of reach in pylon: {not_applicable} 32-bit-impossible ({}), {no_callbacks} need SQLite-to-Python callbacks",
             "",
-            not_applicable,
             NOT_ON_WASM32.join(", "),
+        );
+        println!(
+            "{:<24} pylon passes {} of the other {} native passes ({:.1} %; raw {} of {}, {:.1} %)",
+            "",
             p.passed(),
             comparable,
             100.0 * f64::from(p.passed()) / f64::from(comparable.max(1)),
+            p.passed(),
+            n.passed(),
             100.0 * f64::from(p.passed()) / f64::from(n.passed().max(1)),
         );
         let share = if comparable == 0 { 1.0 } else { f64::from(p.passed()) / f64::from(comparable) };
         if share < min_share {
-            short.push(format!("{suite}: pylon passes {} of the {} native passes ({:.0} %)", p.passed(), n.passed(), share * 100.0));
+            short.push(format!("{suite}: pylon passes {} of the {} comparable native passes ({:.0} %)", p.passed(), comparable, share * 100.0));
         }
     }
     if !short.is_empty() {
@@ -142,5 +272,23 @@ mod tests {
         assert_eq!(parse_counts("Traceback ..."), None);
         let log = "test_a (t.A.test_a) ... skipped 'requires 64bit platform'\ntest_b (t.B.test_b) ... skipped 'no zdict'\n";
         assert_eq!(platform_skips(log), 1);
+    }
+
+    #[test]
+    fn verbose_lines_per_module() {
+        let log = "test_a (test.test_sqlite3.test_dbapi.C.test_a) ... ok\n\
+                   test_b (test.test_sqlite3.test_dbapi.C.test_b)\nDoc line. ... FAIL\n\
+                   test_c (test.test_sqlite3.test_hooks.H.test_c) ... skipped 'no'\n\
+                   test_d (test.test_sqlite3.test_hooks.H.test_d) ... ERROR\n\
+                   ======\nERROR: test_d (test.test_sqlite3.test_hooks.H.test_d)\n---\n\
+                   sqlite3.NotSupportedError: x() is ... cannot call back into Python\n\
+                   ======\nFAIL: test_b (test.test_sqlite3.test_dbapi.C.test_b)\nAssertionError\nRan 4 tests\n";
+        let results = test_results(log);
+        assert_eq!(results.len(), 4);
+        let m = per_module("test_sqlite3", &results);
+        assert_eq!(m["test_dbapi"], [1, 1, 0, 0]);
+        assert_eq!(m["test_hooks"], [0, 0, 1, 1]);
+        assert_eq!(failures_mentioning(log, NO_CALLBACKS), ["test.test_sqlite3.test_hooks.H.test_d"]);
+        assert_eq!(per_module("test_zlib", &[("test.test_zlib.T.t".into(), Outcome::Pass)])["test_zlib"], [1, 0, 0, 0]);
     }
 }

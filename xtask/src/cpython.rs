@@ -54,7 +54,8 @@ pub struct SqliteSource {
 
 /// Compile options for the native `_sqlite3`: those libsqlite3-sys uses for its bundled
 /// build (`build.rs`), minus the ones the cap switches back to SQLite's defaults at run time
-/// (foreign keys, URI names), so that both sides behave like a stock SQLite.
+/// (foreign keys, URI names), so that both sides behave like a stock SQLite. No `=` in them:
+/// makesetup takes a line with `=` for a Make variable.
 const NATIVE_SQLITE_DEFINES: &[&str] = &[
     "-DSQLITE_ENABLE_API_ARMOR",
     "-DSQLITE_ENABLE_COLUMN_METADATA",
@@ -67,7 +68,7 @@ const NATIVE_SQLITE_DEFINES: &[&str] = &[
     "-DSQLITE_ENABLE_STAT4",
     "-DSQLITE_SOUNDEX",
     "-DSQLITE_OMIT_LOAD_EXTENSION",
-    "-DHAVE_USLEEP=1",
+    "-DHAVE_USLEEP",
     "-DHAVE_ISNAN",
     "-DHAVE_LOCALTIME_R",
     // What configure would find for a SQLite this recent; not left to the host's -dev packages.

@@ -87,7 +87,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     let (mut passed, mut failed) = (0, 0);
     for file in smoke::smoke_files(&layout.root)? {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let failures = smoke::run_one(&runner, &wasm, &file, &scratch)?;
+        let failures = smoke::run_one(&runner, &wasm, &file, &scratch, Some(&built.native_python))?;
         if failures.is_empty() {
             passed += 1;
             println!("smoke {name} ... ok");
@@ -188,7 +188,7 @@ fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
     in_copy(&["build"]).context("the build after add-cap failed")?;
     let wasm = copy.join("build/release/pylon.wasm");
     let smoke = copy.join("cpython-ext/_demo_echo_cap/smoke/demo_echo.py");
-    let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"))?;
+    let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"), None)?;
     if !failures.is_empty() {
         bail!("the scaffolded cap's smoke test failed:\n{}", failures.join("\n"));
     }
