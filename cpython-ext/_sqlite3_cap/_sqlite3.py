@@ -234,6 +234,8 @@ def register_adapter(type, adapter, /):
     global _base_type_adapted
     if type in (int, float, str, bytearray):
         _base_type_adapted = True
+        _FAST_CASES.clear()
+    _FAST_CASES.pop(type, None)
     adapters[(type, PrepareProtocol)] = adapter
 
 
@@ -298,6 +300,9 @@ def complete_statement(statement):
 
 # ---- values across the boundary -------------------------------------------------------
 
+# Parameters of these exact types need no adaptation and map straight to a `value` case
+# (cursor.c's need_adapt/bind_param); a type leaves the table once an adapter is registered.
+_FAST_CASES = {int: 'integer', float: 'real', str: 'text', bytes: 'blob', type(None): 'null'}
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _NULL = ('null', None)
@@ -358,9 +363,18 @@ def _lstrip_sql(sql):
 class _Statement:
     """A prepared statement (statement.c) and what is known about it."""
 
-    __slots__ = ('st', 'names', 'columns', 'readonly', 'is_dml', 'busy', '__weakref__')
+    __slots__ = ('st', 'names', 'qmark', 'columns', 'readonly', 'is_dml', 'busy', '__weakref__')
 
-    def __init__(self, connection, sql):
+    def __init__(self, *args, **kwargs):
+        raise TypeError(f"cannot create '{__name__}._Statement' instances")
+
+    @classmethod
+    def _create(cls, connection, sql):
+        self = object.__new__(cls)
+        self._prepare(connection, sql)
+        return self
+
+    def _prepare(self, connection, sql):
         db = connection._db
         _check_sql_length(connection, sql)
         if '\0' in sql:
@@ -376,6 +390,7 @@ class _Statement:
             raise ProgrammingError("You can only execute one statement at a time.")
         self.st = st
         self.names = prepared.parameter_names
+        self.qmark = all(name is None or name[0] == '?' for name in self.names)
         self.columns = prepared.columns
         self.readonly = prepared.readonly
         head = _lstrip_sql(sql)[:7].lower()
@@ -444,11 +459,19 @@ def _path(database, uri):
 class Connection:
     """SQLite database connection object."""
 
-    def __init__(self, database, timeout=5.0, detect_types=0, isolation_level='',
-                 check_same_thread=True, factory=None, cached_statements=128, uri=False, *,
-                 autocommit=_LEGACY):
-        if _sys.audit is not None:
-            _sys.audit("sqlite3.connect", database)
+    def __init__(self, database, *args, **kwargs):
+        if args:
+            _warnings.warn(
+                "Passing more than 1 positional argument to _sqlite3.Connection() is deprecated. "
+                "Parameters 'timeout', 'detect_types', 'isolation_level', 'check_same_thread', "
+                "'factory', 'cached_statements' and 'uri' will become keyword-only parameters in "
+                "Python 3.15.", DeprecationWarning, stacklevel=_user_stacklevel())
+        self._init(database, *args, **kwargs)
+
+    def _init(self, database, timeout=5.0, detect_types=0, isolation_level='',
+              check_same_thread=True, factory=None, cached_statements=128, uri=False, *,
+              autocommit=_LEGACY):
+        _sys.audit("sqlite3.connect", database)
         encoded = _os.fsencode(database)
         if b'\0' in encoded:
             raise ValueError("embedded null byte")
@@ -532,10 +555,6 @@ class Connection:
                 self._exec("ROLLBACK")
         finally:
             self._db = None
-            for cursor in self._cursors:
-                c = cursor()
-                if c is not None and c._statement is not None:
-                    c._statement = None
             cache = self.__dict__.get('_statement_cache')
             if cache is not None:
                 cache.cache_clear()
@@ -565,24 +584,29 @@ class Connection:
             raise ProgrammingError("Base Connection.__init__ not called.")
         self._close_db()
 
-    def cursor(self, factory=None):
+    def cursor(self, factory=_NO_ALT):
         """Return a cursor for the connection."""
         self._usable()
-        if factory is None:
+        if factory is _NO_ALT:
             factory = Cursor
         cursor = factory(self)
-        if not isinstance(cursor, Cursor):
+        if not issubclass(type(cursor), Cursor):
             raise TypeError(f"factory must return a cursor, not {type(cursor).__name__}")
         self._cursors = [r for r in self._cursors if r() is not None]
         if self.row_factory is not None:
             cursor.row_factory = self.row_factory
         return cursor
 
-    def __call__(self, sql, /):
+    def __call__(self, *args, **kwargs):
         self._usable()
+        if kwargs:
+            raise TypeError("sqlite3.Connection() takes no keyword arguments")
+        if len(args) != 1:
+            raise TypeError(f"function takes exactly 1 argument ({len(args)} given)")
+        sql = args[0]
         if not isinstance(sql, str):
             raise TypeError(f"argument must be str, not {type(sql).__name__}")
-        return _Statement(self, sql)
+        return _Statement._create(self, sql)
 
     def execute(self, sql, parameters=None, /):
         """Executes an SQL statement."""
@@ -852,11 +876,22 @@ class Connection:
 Connection.__module__ = 'sqlite3'
 
 
+class _CallSignature:
+    """`inspect.signature(connection)` is "(sql, /)", as for the C type's __call__ (which
+    checks the connection before its arguments, hence `*args` here)."""
+
+    def __get__(self, obj, cls=None):
+        return None if obj is None else "(sql, /)"
+
+
+Connection.__signature__ = _CallSignature()
+
+
 def _make_statement_cache(connection, size):
     ref = _weakref.ref(connection)
 
     def make(sql):
-        return _Statement(ref(), sql)
+        return _Statement._create(ref(), sql)
     if size <= 0:
         size = 0
     from functools import lru_cache
@@ -874,7 +909,7 @@ def _connect_warn(nargs):
         "Passing more than 1 positional argument to sqlite3.connect() is deprecated. "
         "Parameters 'timeout', 'detect_types', 'isolation_level', 'check_same_thread', "
         "'factory', 'cached_statements' and 'uri' will become keyword-only parameters in "
-        "Python 3.15.", DeprecationWarning, stacklevel=3)
+        "Python 3.15.", DeprecationWarning, stacklevel=_user_stacklevel())
 
 
 def connect(database, *args, **kwargs):
@@ -891,6 +926,7 @@ def connect(database, *args, **kwargs):
 # ---- Cursor ---------------------------------------------------------------------------
 
 _BATCH = 256
+_MANY_CHUNK = 4096
 
 
 class Cursor:
@@ -906,7 +942,7 @@ class Cursor:
         self._rows = []
         self._pos = 0
         self._done = True
-        self._undecodable = False
+        self._raw_text = False
         self._cast = None
         self._description = None
         self._lastrowid = None
@@ -971,7 +1007,7 @@ class Cursor:
             if multiple and st.readonly:
                 raise ProgrammingError("executemany() can only execute DML statements.")
             if st.busy:
-                st = _Statement(conn, sql)
+                st = _Statement._create(conn, sql)
             self._statement = st
             self._rowcount = 0 if st.is_dml else -1
             begin = None
@@ -988,13 +1024,15 @@ class Cursor:
                         self._bind(st, p)
                 self._done = True
             elif multiple:
-                rows = [self._bind(st, p) for p in params_iter]
-                try:
-                    page = st.st.run_many(rows, begin)
-                except _WitError as e:
-                    _raise(e)
-                if st.is_dml:
-                    self._rowcount += page.changes
+                # Rows go to the cap in chunks: one call per chunk, bounded memory.
+                rows = []
+                for p in params_iter:
+                    rows.append(self._bind(st, p))
+                    if len(rows) == _MANY_CHUNK:
+                        self._run_many(st, rows, begin)
+                        rows = []
+                if rows:
+                    self._run_many(st, rows, begin)
                 self._set_description(st)
             else:
                 values = self._bind(st, second)
@@ -1002,8 +1040,12 @@ class Cursor:
                     page = st.st.run(values, begin, (1, opts[1], opts[2]))
                 except _WitError as e:
                     _raise(e)
+                except OverflowError:
+                    raise OverflowError("Python int too large to convert to SQLite INTEGER") from None
                 st.busy = not page.done
-                self._take(page)
+                self._take(page, opts[1])
+                if page.columns is not None:
+                    self._description = None
                 self._set_description(st)
                 if page.done and st.is_dml:
                     self._rowcount += page.changes
@@ -1024,13 +1066,33 @@ class Cursor:
             self._locked = False
         return self
 
-    def _take(self, page):
+    def _run_many(self, st, rows, begin):
+        try:
+            page = st.st.run_many(rows, begin)
+        except _WitError as e:
+            _raise(e)
+        except OverflowError:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER") from None
+        if st.is_dml:
+            self._rowcount += page.changes
+        if page.columns is not None:
+            st.columns = page.columns
+
+    def _take(self, page, as_bytes):
         self._rows = page.rows
         self._pos = 0
         self._done = page.done
-        self._undecodable = page.undecodable
+        # The batch needs the slow conversion path: undecodable text, or text fetched as
+        # bytes (a text_factory other than str when it was fetched).
+        self._raw_text = page.undecodable or as_bytes
+        columns = page.columns
+        st = self._statement
+        if columns is not None and st is not None:
+            st.columns = columns
+            self._cast = self._build_cast_map(st)
 
     def _undecodable_error(self, i, payload):
+        """cursor.c's error for TEXT that is not UTF-8 (text_factory str)."""
         st = self._statement
         name = st.columns[i][0] if st is not None and i < len(st.columns) else '?'
         text = payload.split(b'\0', 1)[0]
@@ -1081,6 +1143,13 @@ class Cursor:
     def _bind(self, st, params):
         names = st.names
         n = len(names)
+        if (type(params) is tuple or type(params) is list) and st.qmark and len(params) == n:
+            # The common case: one dict lookup per value. Ints out of the 64-bit range make
+            # the cap call fail with OverflowError, re-raised with CPython's message.
+            try:
+                return [(_FAST_CASES[type(v)], v) for v in params]
+            except KeyError:
+                pass
         if type(params) is tuple or type(params) is list or (
                 not isinstance(params, dict) and hasattr(type(params), '__getitem__')
                 and hasattr(type(params), '__len__')):
@@ -1146,7 +1215,7 @@ class Cursor:
                 self._rows = []
                 self._done = True
                 _raise(e)
-            self._take(page)
+            self._take(page, opts[1])
             if page.done:
                 st.busy = False
                 if st.is_dml:
@@ -1156,6 +1225,24 @@ class Cursor:
                 return None
         raw = self._rows[self._pos]
         self._pos += 1
+        st = self._statement
+        if self._pos >= len(self._rows) and not self._done and st is not None and st.is_dml:
+            # CPython steps after handing out a row: the end of an UPDATE ... RETURNING is
+            # seen (and rowcount set) with its last row.
+            opts = self._fetch_options(st)
+            try:
+                page = st.st.fetch((1, opts[1], opts[2]))
+            except _WitError as e:
+                st.busy = False
+                self._statement = None
+                self._rows = []
+                self._done = True
+                _raise(e)
+            self._take(page, opts[1])
+            self._pos = 0
+            if page.done:
+                st.busy = False
+                self._rowcount = page.changes
         if self._pos >= len(self._rows) and self._done:
             st = self._statement
             if st is not None:
@@ -1166,20 +1253,25 @@ class Cursor:
     def _convert(self, raw):
         cast = self._cast
         tf = self._connection.text_factory
-        if cast is None and tf is str and not self._undecodable:
+        if cast is None and tf is str and not self._raw_text:
             return tuple([v[1] for v in raw])
         out = []
         for i, (case, payload) in enumerate(raw):
             conv = cast[i] if cast is not None and i < len(cast) else None
             if conv is not None:
                 out.append(None if payload is None else conv(payload))
-            elif case == 'text_bytes':
+            elif case == 'text_bytes' or (case == 'text' and tf is not str):
+                if case == 'text':
+                    payload = payload.encode('utf-8', 'surrogatepass')
                 if tf is bytes:
                     out.append(payload)
                 elif tf is bytearray:
                     out.append(bytearray(payload))
                 elif tf is str:
-                    raise self._undecodable_error(i, payload)
+                    try:
+                        out.append(payload.decode('utf-8'))
+                    except UnicodeDecodeError:
+                        raise self._undecodable_error(i, payload) from None
                 else:
                     out.append(tf(payload))
             else:
@@ -1272,7 +1364,7 @@ class Row:
     __slots__ = ('_data', '_description')
 
     def __new__(cls, cursor, data, /):
-        if not isinstance(cursor, Cursor):
+        if not issubclass(type(cursor), Cursor):
             raise TypeError(f"Row() argument 1 must be sqlite3.Cursor, not {type(cursor).__name__}")
         if not isinstance(data, tuple):
             raise TypeError(f"Row() argument 2 must be tuple, not {type(data).__name__}")
@@ -1436,8 +1528,11 @@ class Blob:
         return self
 
     def __exit__(self, *args):
+        self._blob()
         self.close()
         return False
+
+    __iter__ = None
 
     def _all(self, h):
         n = h.length()
@@ -1452,7 +1547,7 @@ class Blob:
         h = self._blob()
         n = h.length()
         if hasattr(key, '__index__'):
-            i = key.__index__()
+            i = _blob_index(key)
             if i < 0:
                 i += n
             if i < 0 or i >= n:
@@ -1477,7 +1572,7 @@ class Blob:
         h = self._blob()
         n = h.length()
         if hasattr(key, '__index__'):
-            i = key.__index__()
+            i = _blob_index(key)
             if i < 0:
                 i += n
             if i < 0 or i >= n:
@@ -1493,7 +1588,10 @@ class Blob:
             return
         if isinstance(key, slice):
             start, stop, step = key.indices(n)
-            data = bytes(memoryview(value))
+            view = memoryview(value)
+            if not view.c_contiguous:
+                raise BufferError("memoryview: underlying buffer is not C-contiguous")
+            data = bytes(view)
             length = len(range(start, stop, step))
             if len(data) != length:
                 raise IndexError("Blob slice assignment is wrong size")
@@ -1518,3 +1616,10 @@ class Blob:
 
 
 Blob.__module__ = 'sqlite3'
+
+
+def _blob_index(key):
+    i = key.__index__()
+    if not -(1 << 63) <= i < (1 << 63):
+        raise IndexError(f"cannot fit '{type(key).__name__}' into an index-sized integer")
+    return i

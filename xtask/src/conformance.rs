@@ -106,36 +106,69 @@ pub fn test_results(output: &str) -> Vec<(String, Outcome)> {
     results
 }
 
-/// The ids of the failed or errored tests whose report names `marker`.
-pub fn failures_mentioning(output: &str, marker: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut current: Option<String> = None;
-    let mut hit = false;
-    let mut flush = |current: &mut Option<String>, hit: &mut bool| {
-        if let Some(id) = current.take() {
-            if *hit {
-                ids.push(id);
-            }
-        }
-        *hit = false;
-    };
+/// The failure and error reports of unittest's output: (test id, report text).
+pub fn failure_reports(output: &str) -> Vec<(String, String)> {
+    let mut reports: Vec<(String, String)> = Vec::new();
+    let mut open = false;
     for line in output.lines() {
         let header = line.strip_prefix("ERROR: ").or_else(|| line.strip_prefix("FAIL: "));
         if let Some(h) = header {
-            flush(&mut current, &mut hit);
-            current = h.find(" (").and_then(|o| h.rfind(')').map(|c| h[o + 2..c].to_owned()));
-        } else if line.starts_with("Ran ") {
-            flush(&mut current, &mut hit);
-        } else if current.is_some() && line.contains(marker) {
-            hit = true;
+            let id = h.find(" (").and_then(|o| h.rfind(')').map(|c| h[o + 2..c].to_owned()));
+            open = id.is_some();
+            if let Some(id) = id {
+                reports.push((id, String::new()));
+            }
+        } else if line.starts_with("Ran ") || line.starts_with("======") {
+            open = false;
+        } else if open {
+            let text = &mut reports.last_mut().unwrap().1;
+            text.push_str(line);
+            text.push('\n');
         }
     }
-    flush(&mut current, &mut hit);
-    ids
+    reports
+}
+
+/// The ids of the failed or errored tests whose report names `marker`.
+pub fn failures_mentioning(output: &str, marker: &str) -> Vec<String> {
+    failure_reports(output).into_iter().filter(|(_, text)| text.contains(marker)).map(|(id, _)| id).collect()
+}
+
+/// Failures that only say the stdlib is sourceless: warnings name the `.py` of the code
+/// object, while the test compares with its `__file__`, a `.pyc` in pylon's stdlib archive.
+pub fn sourceless_failures(output: &str) -> Vec<String> {
+    failure_reports(output)
+        .into_iter()
+        .filter(|(_, text)| {
+            text.lines().any(|l| {
+                let Some((a, b)) = l.strip_prefix("AssertionError: '").and_then(|r| r.strip_suffix('\'')).and_then(|r| r.split_once("' != '"))
+                else {
+                    return false;
+                };
+                a.ends_with(".py") && b == format!("{a}c")
+            })
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Test modules that could not be imported: (module, the last line of the error).
+pub fn import_failures(output: &str) -> Vec<(String, String)> {
+    failure_reports(output)
+        .into_iter()
+        .filter_map(|(id, text)| {
+            let module = id.strip_prefix("unittest.loader._FailedTest.")?.to_owned();
+            let reason = text.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with("---")).unwrap_or("").trim().to_owned();
+            Some((module, reason))
+        })
+        .collect()
 }
 
 /// The module of a test id under `suite` (`test.test_sqlite3.test_dbapi.C.t` → `test_dbapi`).
 fn module_of<'a>(suite: &str, id: &'a str) -> &'a str {
+    if let Some(module) = id.strip_prefix("unittest.loader._FailedTest.") {
+        return module.rsplit('.').next().unwrap_or(module);
+    }
     let prefix = format!("test.{suite}.");
     match id.strip_prefix(&prefix) {
         Some(rest) if rest.matches('.').count() >= 2 => rest.split('.').next().unwrap_or(rest),
@@ -164,10 +197,18 @@ pub struct Targets<'a> {
 }
 
 /// `python -c` code running unittest on `module` from `dir` (tests create files in the
-/// working directory; pylon has no option to set it).
+/// working directory; pylon has no option to set it). A package's test modules are listed
+/// through pkgutil: `load_package_tests` (unittest discovery) needs a directory, and pylon's
+/// stdlib is a zip archive.
 fn unittest_in(dir: &str, module: &str) -> String {
     format!(
-        "import os, unittest; os.chdir({dir:?}); unittest.main(module=None, argv=['python -m unittest', '-v', {module:?}])"
+        "import importlib, os, pkgutil, unittest\n\
+         os.chdir({dir:?})\n\
+         mod = importlib.import_module({module:?})\n\
+         names = [{module:?}]\n\
+         if hasattr(mod, '__path__'):\n    \
+             names = [mod.__name__ + '.' + m.name for m in sorted(pkgutil.iter_modules(mod.__path__), key=lambda m: m.name) if m.name.startswith('test_')]\n\
+         unittest.main(module=None, argv=['python -m unittest', '-v', *names])\n"
     )
 }
 
@@ -229,11 +270,25 @@ pub fn run(layout: &Layout, targets: &Targets, suites: &[String], min_share: f64
         }
         println!("{suite:<24} {:>28} {:>28}   (logs: {})", fmt(&n), fmt(&p), report.display());
 
+        // What pylon cannot pass for reasons outside the module under test, each counted
+        // once and named: the share below leaves them out, the raw one does not.
         let not_applicable = platform_skips(&pylon_text);
-        let no_callbacks = failures_mentioning(&pylon_text, NO_CALLBACKS).len() as u32;
-        let comparable = n.passed().saturating_sub(not_applicable + no_callbacks);
+        let no_callbacks: std::collections::BTreeSet<String> = failures_mentioning(&pylon_text, NO_CALLBACKS).into_iter().collect();
+        let sourceless: std::collections::BTreeSet<String> =
+            sourceless_failures(&pylon_text).into_iter().filter(|id| !no_callbacks.contains(id)).collect();
+        // A test with sub-tests can be reported more than once; count tests.
+        let (no_callbacks, sourceless) = (no_callbacks.len() as u32, sourceless.len() as u32);
+        let mut not_importable = 0;
+        for (module, reason) in import_failures(&pylon_text) {
+            let passes = nm.get(&module).map_or(0, |r| r[0]);
+            not_importable += passes;
+            println!("{:<24} {module} cannot be imported in pylon ({passes} native passes): {reason}", "");
+        }
+        let comparable = n.passed().saturating_sub(not_applicable + no_callbacks + sourceless + not_importable);
         println!(
-            "{:<24} out of reach in pylon: {not_applicable} 32-bit-impossible ({}), {no_callbacks} need SQLite-to-Python callbacks",
+            "{:<24} out of reach in pylon: {not_applicable} 32-bit-impossible ({}), {no_callbacks} need SQLite-to-Python \
+             callbacks, {sourceless} compare a warning's file name with a sourceless .pyc, {not_importable} in modules \
+             pylon cannot import",
             "",
             NOT_ON_WASM32.join(", "),
         );
@@ -290,5 +345,10 @@ mod tests {
         assert_eq!(m["test_hooks"], [0, 0, 1, 1]);
         assert_eq!(failures_mentioning(log, NO_CALLBACKS), ["test.test_sqlite3.test_hooks.H.test_d"]);
         assert_eq!(per_module("test_zlib", &[("test.test_zlib.T.t".into(), Outcome::Pass)])["test_zlib"], [1, 0, 0, 0]);
+        let failed = "ERROR: test_m (unittest.loader._FailedTest.test_m)\n---\nImportError: x\nModuleNotFoundError: No module named '_socket'\n\n\
+                      ======\nFAIL: t (test.s.test_m.C.t)\n---\nAssertionError: '/a/b.py' != '/a/b.pyc'\n\n\
+                      ======\nFAIL: u (test.s.test_m.C.u)\n---\nAssertionError: '/a/x.py' != '/a/b.pyc'\n\nRan 3 tests\n";
+        assert_eq!(import_failures(failed), [("test_m".to_owned(), "ModuleNotFoundError: No module named '_socket'".to_owned())]);
+        assert_eq!(sourceless_failures(failed), ["test.s.test_m.C.t"]);
     }
 }

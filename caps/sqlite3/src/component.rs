@@ -47,6 +47,7 @@ fn page_out(p: engine::Page) -> Page {
         changes: p.changes,
         last_insert_rowid: p.last_insert_rowid,
         undecodable: p.undecodable,
+        columns: p.columns.map(|cols| cols.into_iter().map(|c| Column { name: c.name, decltype: c.decltype }).collect()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! SQLite's C API behind a small safe layer. A [`Connection`] shares its handle with its
-//! statements, blobs and backups through an `Rc<Db>`: closing the connection
-//! (`sqlite3_close_v2`) leaves them valid to drop, and every later use fails with
-//! `SQLITE_MISUSE` instead of touching a zombie connection.
+//! statements, blobs and backups through an `Rc<Db>`. Closing the connection
+//! (`sqlite3_close_v2`) leaves them valid: statements keep working on the closed ("zombie")
+//! connection until they are finalized, as CPython's re-initialised connections rely on;
+//! blobs and backups fail with `SQLITE_MISUSE`.
 
 use core::ffi::{c_char, c_int, c_void};
 use std::cell::Cell;
@@ -135,6 +136,8 @@ pub struct Page {
     pub last_insert_rowid: i64,
     /// Some TEXT was not valid UTF-8 and came as `TextBytes` unasked.
     pub undecodable: bool,
+    /// The result columns, when the statement was re-prepared since last reported.
+    pub columns: Option<Vec<Column>>,
 }
 
 /// A column of a statement's result.
@@ -153,7 +156,7 @@ fn initialize() {
         ffi::sqlite3_config(ffi::SQLITE_CONFIG_URI, 0 as c_int);
         ffi::sqlite3_initialize();
         #[cfg(target_os = "wasi")]
-        crate::wasi_locks::install();
+        crate::wasi_vfs::install();
     });
 }
 
@@ -192,7 +195,7 @@ impl Connection {
         }
         let used = if tail.is_null() { sql.len() } else { (tail as usize) - (sql.as_ptr() as usize) };
         let has_tail = lstrip_sql(&sql.as_bytes()[used.min(sql.len())..]).is_some();
-        let stmt = (!stmt.is_null()).then(|| Statement { db: self.db.clone(), raw: stmt });
+        let stmt = (!stmt.is_null()).then(|| Statement { _db: self.db.clone(), raw: stmt, reprepared: Cell::new(0) });
         Ok((stmt, has_tail))
     }
 
@@ -332,8 +335,11 @@ pub fn lstrip_sql(sql: &[u8]) -> Option<usize> {
 
 /// A prepared statement; finalized when dropped.
 pub struct Statement {
-    db: Rc<Db>,
+    /// Keeps the `Db` (not the connection: `sqlite3_close_v2` waits for the statement).
+    _db: Rc<Db>,
     raw: *mut ffi::sqlite3_stmt,
+    /// `SQLITE_STMTSTATUS_REPREPARE` when the columns were last reported.
+    reprepared: Cell<c_int>,
 }
 
 impl Statement {
@@ -424,8 +430,19 @@ impl Statement {
         Ok(())
     }
 
+    /// The connection, also once closed (a zombie until its last statement is finalized).
+    fn db(&self) -> *mut ffi::sqlite3 {
+        unsafe { ffi::sqlite3_db_handle(self.raw) }
+    }
+
+    /// The columns, if SQLite re-prepared the statement since they were last reported.
+    fn changed_columns(&self) -> Option<Vec<Column>> {
+        let now = unsafe { ffi::sqlite3_stmt_status(self.raw, ffi::SQLITE_STMTSTATUS_REPREPARE, 0) };
+        (self.reprepared.replace(now) != now).then(|| self.columns())
+    }
+
     pub fn run(&self, params: &[Value], begin: Option<&str>, options: &FetchOptions) -> Result<Page> {
-        let db = self.db.get()?;
+        let db = self.db();
         self.reset();
         self.begin(db, begin)?;
         self.bind(db, params)?;
@@ -433,7 +450,7 @@ impl Statement {
     }
 
     pub fn fetch(&self, options: &FetchOptions) -> Result<Page> {
-        let db = self.db.get()?;
+        let db = self.db();
         let mut page = Page::default();
         loop {
             if options.max_rows != 0 && page.rows.len() >= options.max_rows as usize {
@@ -461,6 +478,7 @@ impl Statement {
         }
         page.changes = unsafe { ffi::sqlite3_changes64(db) };
         page.last_insert_rowid = unsafe { ffi::sqlite3_last_insert_rowid(db) };
+        page.columns = self.changed_columns();
         if page.done {
             self.reset();
         }
@@ -508,7 +526,7 @@ impl Statement {
     }
 
     pub fn run_many(&self, rows: &[Vec<Value>], begin: Option<&str>) -> Result<Page> {
-        let db = self.db.get()?;
+        let db = self.db();
         self.reset();
         self.begin(db, begin)?;
         let mut page = Page { done: true, ..Page::default() };
@@ -526,6 +544,7 @@ impl Statement {
             self.reset();
         }
         page.last_insert_rowid = unsafe { ffi::sqlite3_last_insert_rowid(db) };
+        page.columns = self.changed_columns();
         Ok(page)
     }
 }
@@ -700,12 +719,28 @@ mod tests {
     }
 
     #[test]
-    fn closed_connection_fails_cleanly() {
+    fn statements_outlive_their_connection() {
         let c = mem();
-        let s = c.prepare("select 1").unwrap().0.unwrap();
+        c.execute_script("create table t(a); insert into t values (1), (2)").unwrap();
+        let s = c.prepare("select a from t").unwrap().0.unwrap();
+        let b = c.blob_open("main", "t", "a", 1, true);
         drop(c);
-        let err = s.run(&[], None, &all()).unwrap_err();
-        assert_eq!(err.code, ffi::SQLITE_MISUSE);
+        assert_eq!(s.run(&[], None, &all()).unwrap().rows, vec![vec![Value::Integer(1)], vec![Value::Integer(2)]]);
+        if let Ok(b) = b {
+            assert_eq!(b.read(0, 1).unwrap_err().code, ffi::SQLITE_MISUSE);
+        }
+    }
+
+    #[test]
+    fn schema_changes_report_columns() {
+        let c = mem();
+        c.execute_script("create table t(a)").unwrap();
+        let s = c.prepare("select * from t").unwrap().0.unwrap();
+        assert_eq!(s.run(&[], None, &all()).unwrap().columns, None);
+        c.execute_script("alter table t add b").unwrap();
+        let cols = s.run(&[], None, &all()).unwrap().columns.unwrap();
+        assert_eq!(cols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(s.run(&[], None, &all()).unwrap().columns, None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 pub mod engine;
 #[cfg(target_os = "wasi")]
-mod wasi_locks;
+mod wasi_vfs;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -496,6 +496,7 @@ static PyStructSequence_Field pylon_Page_fields[] = {
     {"changes", "`sqlite3_changes64` after the batch."},
     {"last_insert_rowid", "`sqlite3_last_insert_rowid` after the batch."},
     {"undecodable", "Some TEXT value was not valid UTF-8 and came as `text-bytes` although\n`text-as-bytes` was not asked for (CPython raises an error for it)."},
+    {"columns", "The result columns, when SQLite re-prepared the statement (the schema changed)\nsince it was prepared or last reported them; none otherwise."},
     {NULL, NULL},
 };
 
@@ -505,7 +506,7 @@ static PyStructSequence_Desc pylon_Page_desc = {
     "\n"
     "WIT record `page`.",
     pylon_Page_fields,
-    5,
+    6,
 };
 
 static PyTypeObject *pylon_FetchOptions_type;
@@ -839,6 +840,7 @@ static PyObject *pylon_lift_pylon_sqlite3_sqlite3_page(const pylon_sqlite3_sqlit
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_list_value(const pylon_sqlite3_sqlite3_list_list_value_t *v);
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_value(const pylon_sqlite3_sqlite3_list_value_t *v);
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_value(const pylon_sqlite3_sqlite3_value_t *v);
+static PyObject *pylon_lift_pylon_sqlite3_sqlite3_option_list_column(const pylon_sqlite3_sqlite3_option_list_column_t *v);
 static int pylon_lower_pylon_sqlite3_sqlite3_list_list_value(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_list_list_value_t *dst);
 static int pylon_lower_pylon_sqlite3_sqlite3_borrow_blob(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_borrow_blob_t *dst);
 static int pylon_lower_pylon_sqlite3_sqlite3_borrow_backup(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_borrow_backup_t *dst);
@@ -1202,6 +1204,14 @@ static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_list_value(const pylon_sq
     return list;
 }
 
+static PyObject *pylon_lift_pylon_sqlite3_sqlite3_option_list_column(const pylon_sqlite3_sqlite3_option_list_column_t *v)
+{
+    if (!v->is_some) {
+        Py_RETURN_NONE;
+    }
+    return pylon_lift_pylon_sqlite3_sqlite3_list_column(&v->val);
+}
+
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_page(const pylon_sqlite3_sqlite3_page_t *v)
 {
     PyObject *r = PyStructSequence_New(pylon_Page_type);
@@ -1239,6 +1249,12 @@ static PyObject *pylon_lift_pylon_sqlite3_sqlite3_page(const pylon_sqlite3_sqlit
         return NULL;
     }
     PyStructSequence_SetItem(r, 4, item);
+    item = pylon_lift_pylon_sqlite3_sqlite3_option_list_column(&v->columns);
+    if (item == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    PyStructSequence_SetItem(r, 5, item);
     return r;
 }
 
@@ -2039,8 +2055,9 @@ static PyMethodDef pylon_Connection_methods[] = {
 static PyType_Slot pylon_Connection_slots[] = {
     {Py_tp_dealloc, pylon_Connection_dealloc},
     {Py_tp_methods, pylon_Connection_methods},
-    {Py_tp_doc, (void *)"A database connection (`sqlite3*`), closed (`sqlite3_close_v2`) when dropped; its\n"
-    "statements, blobs and backups then fail with `SQLITE_MISUSE`.\n"
+    {Py_tp_doc, (void *)"A database connection (`sqlite3*`), closed (`sqlite3_close_v2`) when dropped. Its\n"
+    "statements stay usable until they are dropped (SQLite keeps the closed connection\n"
+    "alive for them); its blobs and backups then fail with `SQLITE_MISUSE`.\n"
     "\n"
     "WIT resource `connection`: the handle is dropped by close(), on leaving a with block or when the object is freed."},
     {0, NULL},

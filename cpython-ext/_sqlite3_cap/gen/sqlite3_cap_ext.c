@@ -175,8 +175,26 @@ void pylon_sqlite3_sqlite3_list_list_value_free(pylon_sqlite3_sqlite3_list_list_
   }
 }
 
+void pylon_sqlite3_sqlite3_list_column_free(pylon_sqlite3_sqlite3_list_column_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    pylon_sqlite3_sqlite3_column_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      pylon_sqlite3_sqlite3_column_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void pylon_sqlite3_sqlite3_option_list_column_free(pylon_sqlite3_sqlite3_option_list_column_t *ptr) {
+  if (ptr->is_some) {
+    pylon_sqlite3_sqlite3_list_column_free(&ptr->val);
+  }
+}
+
 void pylon_sqlite3_sqlite3_page_free(pylon_sqlite3_sqlite3_page_t *ptr) {
   pylon_sqlite3_sqlite3_list_list_value_free(&ptr->rows);
+  pylon_sqlite3_sqlite3_option_list_column_free(&ptr->columns);
 }
 
 void sqlite3_cap_ext_list_u32_free(sqlite3_cap_ext_list_u32_t *ptr) {
@@ -234,17 +252,6 @@ void sqlite3_cap_ext_list_option_string_free(sqlite3_cap_ext_list_option_string_
     sqlite3_cap_ext_option_string_t *list_ptr = ptr->ptr;
     for (size_t i = 0; i < list_len; i++) {
       sqlite3_cap_ext_option_string_free(&list_ptr[i]);
-    }
-    free(list_ptr);
-  }
-}
-
-void pylon_sqlite3_sqlite3_list_column_free(pylon_sqlite3_sqlite3_list_column_t *ptr) {
-  size_t list_len = ptr->len;
-  if (list_len > 0) {
-    pylon_sqlite3_sqlite3_column_t *list_ptr = ptr->ptr;
-    for (size_t i = 0; i < list_len; i++) {
-      pylon_sqlite3_sqlite3_column_free(&list_ptr[i]);
     }
     free(list_ptr);
   }
@@ -719,7 +726,7 @@ bool pylon_sqlite3_sqlite3_method_connection_blob_open(pylon_sqlite3_sqlite3_bor
 
 bool pylon_sqlite3_sqlite3_method_statement_run(pylon_sqlite3_sqlite3_borrow_statement_t self, pylon_sqlite3_sqlite3_list_value_t *params, sqlite3_cap_ext_string_t *maybe_begin, pylon_sqlite3_sqlite3_fetch_options_t *options, pylon_sqlite3_sqlite3_page_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(40+2*sizeof(void*))];
+  uint8_t ret_area[(32+6*sizeof(void*))];
   sqlite3_cap_ext_option_string_t begin;
   begin.is_some = maybe_begin != NULL;if (maybe_begin) {
     begin.val = *maybe_begin;
@@ -743,12 +750,26 @@ bool pylon_sqlite3_sqlite3_method_statement_run(pylon_sqlite3_sqlite3_borrow_sta
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
+      pylon_sqlite3_sqlite3_option_list_column_t option10;
+      switch ((int32_t) *((uint8_t*) (ptr + (32+3*sizeof(void*))))) {
+        case 0: {
+          option10.is_some = false;
+          break;
+        }
+        case 1: {
+          option10.is_some = true;
+          option10.val = (pylon_sqlite3_sqlite3_list_column_t) { (pylon_sqlite3_sqlite3_column_t*)(*((uint8_t **) (ptr + (32+4*sizeof(void*))))), (*((size_t*) (ptr + (32+5*sizeof(void*))))) };
+          break;
+        }
+      }
+
       result.val.ok = (pylon_sqlite3_sqlite3_page_t) {
         (pylon_sqlite3_sqlite3_list_list_value_t) (pylon_sqlite3_sqlite3_list_list_value_t) { (pylon_sqlite3_sqlite3_list_value_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) },
         (bool) (int32_t) *((uint8_t*) (ptr + (8+2*sizeof(void*)))),
         (int64_t) *((int64_t*) (ptr + (16+2*sizeof(void*)))),
         (int64_t) *((int64_t*) (ptr + (24+2*sizeof(void*)))),
         (bool) (int32_t) *((uint8_t*) (ptr + (32+2*sizeof(void*)))),
+        (pylon_sqlite3_sqlite3_option_list_column_t) option10,
       };
       break;
     }
@@ -773,19 +794,33 @@ bool pylon_sqlite3_sqlite3_method_statement_run(pylon_sqlite3_sqlite3_borrow_sta
 
 bool pylon_sqlite3_sqlite3_method_statement_fetch(pylon_sqlite3_sqlite3_borrow_statement_t self, pylon_sqlite3_sqlite3_fetch_options_t *options, pylon_sqlite3_sqlite3_page_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(40+2*sizeof(void*))];
+  uint8_t ret_area[(32+6*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_pylon_sqlite3_sqlite3_method_statement_fetch((self).__handle, (int32_t) ((*options).max_rows), (*options).text_as_bytes, (uint8_t *) ((*options).bytes_columns).ptr, ((*options).bytes_columns).len, ptr);
   pylon_sqlite3_sqlite3_result_page_sqlite_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
+      pylon_sqlite3_sqlite3_option_list_column_t option0;
+      switch ((int32_t) *((uint8_t*) (ptr + (32+3*sizeof(void*))))) {
+        case 0: {
+          option0.is_some = false;
+          break;
+        }
+        case 1: {
+          option0.is_some = true;
+          option0.val = (pylon_sqlite3_sqlite3_list_column_t) { (pylon_sqlite3_sqlite3_column_t*)(*((uint8_t **) (ptr + (32+4*sizeof(void*))))), (*((size_t*) (ptr + (32+5*sizeof(void*))))) };
+          break;
+        }
+      }
+
       result.val.ok = (pylon_sqlite3_sqlite3_page_t) {
         (pylon_sqlite3_sqlite3_list_list_value_t) (pylon_sqlite3_sqlite3_list_list_value_t) { (pylon_sqlite3_sqlite3_list_value_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) },
         (bool) (int32_t) *((uint8_t*) (ptr + (8+2*sizeof(void*)))),
         (int64_t) *((int64_t*) (ptr + (16+2*sizeof(void*)))),
         (int64_t) *((int64_t*) (ptr + (24+2*sizeof(void*)))),
         (bool) (int32_t) *((uint8_t*) (ptr + (32+2*sizeof(void*)))),
+        (pylon_sqlite3_sqlite3_option_list_column_t) option0,
       };
       break;
     }
@@ -814,7 +849,7 @@ void pylon_sqlite3_sqlite3_method_statement_reset(pylon_sqlite3_sqlite3_borrow_s
 
 bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borrow_statement_t self, pylon_sqlite3_sqlite3_list_list_value_t *rows, sqlite3_cap_ext_string_t *maybe_begin, pylon_sqlite3_sqlite3_page_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(40+2*sizeof(void*))];
+  uint8_t ret_area[(32+6*sizeof(void*))];
   sqlite3_cap_ext_option_string_t begin;
   begin.is_some = maybe_begin != NULL;if (maybe_begin) {
     begin.val = *maybe_begin;
@@ -838,12 +873,26 @@ bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borro
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
+      pylon_sqlite3_sqlite3_option_list_column_t option10;
+      switch ((int32_t) *((uint8_t*) (ptr + (32+3*sizeof(void*))))) {
+        case 0: {
+          option10.is_some = false;
+          break;
+        }
+        case 1: {
+          option10.is_some = true;
+          option10.val = (pylon_sqlite3_sqlite3_list_column_t) { (pylon_sqlite3_sqlite3_column_t*)(*((uint8_t **) (ptr + (32+4*sizeof(void*))))), (*((size_t*) (ptr + (32+5*sizeof(void*))))) };
+          break;
+        }
+      }
+
       result.val.ok = (pylon_sqlite3_sqlite3_page_t) {
         (pylon_sqlite3_sqlite3_list_list_value_t) (pylon_sqlite3_sqlite3_list_list_value_t) { (pylon_sqlite3_sqlite3_list_value_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) },
         (bool) (int32_t) *((uint8_t*) (ptr + (8+2*sizeof(void*)))),
         (int64_t) *((int64_t*) (ptr + (16+2*sizeof(void*)))),
         (int64_t) *((int64_t*) (ptr + (24+2*sizeof(void*)))),
         (bool) (int32_t) *((uint8_t*) (ptr + (32+2*sizeof(void*)))),
+        (pylon_sqlite3_sqlite3_option_list_column_t) option10,
       };
       break;
     }

@@ -71,6 +71,16 @@ typedef struct {
   size_t len;
 } pylon_sqlite3_sqlite3_list_list_value_t;
 
+typedef struct {
+  pylon_sqlite3_sqlite3_column_t *ptr;
+  size_t len;
+} pylon_sqlite3_sqlite3_list_column_t;
+
+typedef struct {
+  bool is_some;
+  pylon_sqlite3_sqlite3_list_column_t val;
+} pylon_sqlite3_sqlite3_option_list_column_t;
+
 // A batch of rows and the connection's counters after producing it.
 typedef struct pylon_sqlite3_sqlite3_page_t {
   pylon_sqlite3_sqlite3_list_list_value_t   rows;
@@ -83,6 +93,9 @@ typedef struct pylon_sqlite3_sqlite3_page_t {
   // Some TEXT value was not valid UTF-8 and came as `text-bytes` although
   // `text-as-bytes` was not asked for (CPython raises an error for it).
   bool   undecodable;
+  // The result columns, when SQLite re-prepared the statement (the schema changed)
+  // since it was prepared or last reported them; none otherwise.
+  pylon_sqlite3_sqlite3_option_list_column_t   columns;
 } pylon_sqlite3_sqlite3_page_t;
 
 typedef struct {
@@ -134,11 +147,6 @@ typedef struct {
   sqlite3_cap_ext_option_string_t *ptr;
   size_t len;
 } sqlite3_cap_ext_list_option_string_t;
-
-typedef struct {
-  pylon_sqlite3_sqlite3_column_t *ptr;
-  size_t len;
-} pylon_sqlite3_sqlite3_list_column_t;
 
 // A prepared statement, what lies after it in the SQL text, and what the caller needs
 // to know about it (so that preparing is one call).
@@ -324,6 +332,10 @@ void pylon_sqlite3_sqlite3_list_value_free(pylon_sqlite3_sqlite3_list_value_t *p
 
 void pylon_sqlite3_sqlite3_list_list_value_free(pylon_sqlite3_sqlite3_list_list_value_t *ptr);
 
+void pylon_sqlite3_sqlite3_list_column_free(pylon_sqlite3_sqlite3_list_column_t *ptr);
+
+void pylon_sqlite3_sqlite3_option_list_column_free(pylon_sqlite3_sqlite3_option_list_column_t *ptr);
+
 void pylon_sqlite3_sqlite3_page_free(pylon_sqlite3_sqlite3_page_t *ptr);
 
 void sqlite3_cap_ext_list_u32_free(sqlite3_cap_ext_list_u32_t *ptr);
@@ -345,8 +357,6 @@ extern pylon_sqlite3_sqlite3_borrow_statement_t pylon_sqlite3_sqlite3_borrow_sta
 void pylon_sqlite3_sqlite3_option_own_statement_free(pylon_sqlite3_sqlite3_option_own_statement_t *ptr);
 
 void sqlite3_cap_ext_list_option_string_free(sqlite3_cap_ext_list_option_string_t *ptr);
-
-void pylon_sqlite3_sqlite3_list_column_free(pylon_sqlite3_sqlite3_list_column_t *ptr);
 
 void pylon_sqlite3_sqlite3_prepared_free(pylon_sqlite3_sqlite3_prepared_t *ptr);
 
