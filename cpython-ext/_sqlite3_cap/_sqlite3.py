@@ -303,6 +303,15 @@ def complete_statement(statement):
 # Parameters of these exact types need no adaptation and map straight to a `value` case
 # (cursor.c's need_adapt/bind_param); a type leaves the table once an adapter is registered.
 _FAST_CASES = {int: 'integer', float: 'real', str: 'text', bytes: 'blob', type(None): 'null'}
+_COLUMN_CASES = {int: 'integers', float: 'reals', str: 'texts', bytes: 'blobs'}
+_COLUMN_OF = {'integer': 'integers', 'real': 'reals', 'text': 'texts', 'blob': 'blobs'}
+
+
+def _FAST_COLUMN_CASES():
+    """The typed-list cases still usable (a type with an adapter is not)."""
+    return {_COLUMN_OF[c] for c in _FAST_CASES.values() if c in _COLUMN_OF}
+
+
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _NULL = ('null', None)
@@ -1027,7 +1036,7 @@ class Cursor:
                 # Rows go to the cap in chunks: one call per chunk, bounded memory.
                 rows = []
                 for p in params_iter:
-                    rows.append(self._bind(st, p))
+                    rows.append(p)
                     if len(rows) == _MANY_CHUNK:
                         self._run_many(st, rows, begin)
                         rows = []
@@ -1067,8 +1076,9 @@ class Cursor:
         return self
 
     def _run_many(self, st, rows, begin):
+        """Runs `st` for a chunk of parameter rows in one cap call, as columns."""
         try:
-            page = st.st.run_many(rows, begin)
+            page = st.st.run_many(self._columns(st, rows), len(rows), begin)
         except _WitError as e:
             _raise(e)
         except OverflowError:
@@ -1077,6 +1087,26 @@ class Cursor:
             self._rowcount += page.changes
         if page.columns is not None:
             st.columns = page.columns
+
+    def _columns(self, st, rows):
+        """The `param-column`s of a chunk of rows: a column whose values all have one plain
+        type (int, float, str, bytes, without adapters) crosses as a typed list."""
+        n = len(st.names)
+        if st.qmark and all((type(p) is tuple or type(p) is list) and len(p) == n for p in rows):
+            columns = []
+            for i, col in enumerate(zip(*rows)):
+                types = set(map(type, col))
+                case = _COLUMN_CASES.get(types.pop()) if len(types) == 1 else None
+                if case is not None and case in _FAST_COLUMN_CASES():
+                    columns.append((case, col))
+                else:
+                    try:
+                        columns.append(('values', [(_FAST_CASES[type(v)], v) for v in col]))
+                    except KeyError:
+                        columns.append(('values', [_value(_adapted(v), i + 1) for v in col]))
+            return columns
+        bound = [self._bind(st, p) for p in rows]
+        return [('values', [row[i] for row in bound]) for i in range(n)]
 
     def _take(self, page, as_bytes):
         self._rows = page.rows

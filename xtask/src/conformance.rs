@@ -113,7 +113,8 @@ pub fn failure_reports(output: &str) -> Vec<(String, String)> {
     for line in output.lines() {
         let header = line.strip_prefix("ERROR: ").or_else(|| line.strip_prefix("FAIL: "));
         if let Some(h) = header {
-            let id = h.find(" (").and_then(|o| h.rfind(')').map(|c| h[o + 2..c].to_owned()));
+            // `name (id)`, and for a sub-test `name (id) (params)`: the id has no parenthesis.
+            let id = h.find(" (").and_then(|o| h[o + 2..].find(')').map(|c| h[o + 2..o + 2 + c].to_owned()));
             open = id.is_some();
             if let Some(id) = id {
                 reports.push((id, String::new()));
@@ -347,8 +348,9 @@ mod tests {
         assert_eq!(per_module("test_zlib", &[("test.test_zlib.T.t".into(), Outcome::Pass)])["test_zlib"], [1, 0, 0, 0]);
         let failed = "ERROR: test_m (unittest.loader._FailedTest.test_m)\n---\nImportError: x\nModuleNotFoundError: No module named '_socket'\n\n\
                       ======\nFAIL: t (test.s.test_m.C.t)\n---\nAssertionError: '/a/b.py' != '/a/b.pyc'\n\n\
-                      ======\nFAIL: u (test.s.test_m.C.u)\n---\nAssertionError: '/a/x.py' != '/a/b.pyc'\n\nRan 3 tests\n";
+                      ======\nFAIL: u (test.s.test_m.C.u)\n---\nAssertionError: '/a/x.py' != '/a/b.pyc'\n\n\
+                      ======\nFAIL: t (test.s.test_m.C.t) (x=1)\n---\nAssertionError: '/a/b.py' != '/a/b.pyc'\n\nRan 3 tests\n";
         assert_eq!(import_failures(failed), [("test_m".to_owned(), "ModuleNotFoundError: No module named '_socket'".to_owned())]);
-        assert_eq!(sourceless_failures(failed), ["test.s.test_m.C.t"]);
+        assert_eq!(sourceless_failures(failed), ["test.s.test_m.C.t", "test.s.test_m.C.t"]);
     }
 }

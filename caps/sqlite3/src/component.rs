@@ -7,7 +7,7 @@ wit_bindgen::generate!({ path: "wit", world: "sqlite3-cap" });
 
 use exports::pylon::sqlite3::sqlite3::{
     Backup, BackupProgress, Blob, Column, Connection, ConnectionBorrow, FetchOptions, Guest, GuestBackup,
-    GuestBlob, GuestConnection, GuestStatement, Page, Prepared, SqliteError, Statement, Value,
+    GuestBlob, GuestConnection, GuestStatement, Page, ParamColumn, Prepared, SqliteError, Statement, Value,
 };
 
 struct Cap;
@@ -166,9 +166,18 @@ impl GuestStatement for engine::Statement {
         engine::Statement::reset(self)
     }
 
-    fn run_many(&self, rows: Vec<Vec<Value>>, begin: Option<String>) -> Result<Page, SqliteError> {
-        let rows: Vec<Vec<engine::Value>> = rows.into_iter().map(params_in).collect();
-        engine::Statement::run_many(self, &rows, begin.as_deref()).map(page_out).map_err(err)
+    fn run_many(&self, columns: Vec<ParamColumn>, rows: u32, begin: Option<String>) -> Result<Page, SqliteError> {
+        let columns: Vec<engine::ParamColumn> = columns
+            .into_iter()
+            .map(|c| match c {
+                ParamColumn::Integers(v) => engine::ParamColumn::Integers(v),
+                ParamColumn::Reals(v) => engine::ParamColumn::Reals(v),
+                ParamColumn::Texts(v) => engine::ParamColumn::Texts(v),
+                ParamColumn::Blobs(v) => engine::ParamColumn::Blobs(v),
+                ParamColumn::Values(v) => engine::ParamColumn::Values(params_in(v)),
+            })
+            .collect();
+        engine::Statement::run_many(self, &columns, rows as usize, begin.as_deref()).map(page_out).map_err(err)
     }
 }
 

@@ -29,6 +29,28 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
+/// One parameter's values for a batch of rows ([`Statement::run_many`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamColumn {
+    Integers(Vec<i64>),
+    Reals(Vec<f64>),
+    Texts(Vec<String>),
+    Blobs(Vec<Vec<u8>>),
+    Values(Vec<Value>),
+}
+
+impl ParamColumn {
+    fn len(&self) -> usize {
+        match self {
+            ParamColumn::Integers(v) => v.len(),
+            ParamColumn::Reals(v) => v.len(),
+            ParamColumn::Texts(v) => v.len(),
+            ParamColumn::Blobs(v) => v.len(),
+            ParamColumn::Values(v) => v.len(),
+        }
+    }
+}
+
 /// A failure: primary and extended result codes and the message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Error {
@@ -396,31 +418,45 @@ impl Statement {
 
     fn bind(&self, db: *mut ffi::sqlite3, params: &[Value]) -> Result<()> {
         for (i, value) in params.iter().enumerate() {
+            self.bind_value(db, (i + 1) as c_int, value)?;
+        }
+        Ok(())
+    }
+
+    fn bind_text(&self, pos: c_int, text: &[u8]) -> c_int {
+        unsafe {
+            ffi::sqlite3_bind_text64(self.raw, pos, text.as_ptr().cast(), text.len() as u64, ffi::SQLITE_TRANSIENT(), ffi::SQLITE_UTF8 as u8)
+        }
+    }
+
+    fn bind_blob(&self, pos: c_int, blob: &[u8]) -> c_int {
+        unsafe { ffi::sqlite3_bind_blob64(self.raw, pos, blob.as_ptr().cast(), blob.len() as u64, ffi::SQLITE_TRANSIENT()) }
+    }
+
+    fn bind_value(&self, db: *mut ffi::sqlite3, pos: c_int, value: &Value) -> Result<()> {
+        let rc = match value {
+            Value::Null => unsafe { ffi::sqlite3_bind_null(self.raw, pos) },
+            Value::Integer(v) => unsafe { ffi::sqlite3_bind_int64(self.raw, pos, *v) },
+            Value::Real(v) => unsafe { ffi::sqlite3_bind_double(self.raw, pos, *v) },
+            Value::Text(s) => self.bind_text(pos, s.as_bytes()),
+            Value::TextBytes(b) => self.bind_text(pos, b),
+            Value::Blob(b) => self.bind_blob(pos, b),
+        };
+        if rc != ffi::SQLITE_OK { Err(db_error(db)) } else { Ok(()) }
+    }
+
+    /// Binds row `row` of every column to parameters 1..n.
+    fn bind_row(&self, db: *mut ffi::sqlite3, columns: &[ParamColumn], row: usize) -> Result<()> {
+        for (i, column) in columns.iter().enumerate() {
             let pos = (i + 1) as c_int;
-            let rc = unsafe {
-                match value {
-                    Value::Null => ffi::sqlite3_bind_null(self.raw, pos),
-                    Value::Integer(v) => ffi::sqlite3_bind_int64(self.raw, pos, *v),
-                    Value::Real(v) => ffi::sqlite3_bind_double(self.raw, pos, *v),
-                    Value::Text(s) => ffi::sqlite3_bind_text64(
-                        self.raw,
-                        pos,
-                        s.as_ptr().cast(),
-                        s.len() as u64,
-                        ffi::SQLITE_TRANSIENT(),
-                        ffi::SQLITE_UTF8 as u8,
-                    ),
-                    Value::TextBytes(b) => ffi::sqlite3_bind_text64(
-                        self.raw,
-                        pos,
-                        b.as_ptr().cast(),
-                        b.len() as u64,
-                        ffi::SQLITE_TRANSIENT(),
-                        ffi::SQLITE_UTF8 as u8,
-                    ),
-                    Value::Blob(b) => {
-                        ffi::sqlite3_bind_blob64(self.raw, pos, b.as_ptr().cast(), b.len() as u64, ffi::SQLITE_TRANSIENT())
-                    }
+            let rc = match column {
+                ParamColumn::Integers(v) => unsafe { ffi::sqlite3_bind_int64(self.raw, pos, v[row]) },
+                ParamColumn::Reals(v) => unsafe { ffi::sqlite3_bind_double(self.raw, pos, v[row]) },
+                ParamColumn::Texts(v) => self.bind_text(pos, v[row].as_bytes()),
+                ParamColumn::Blobs(v) => self.bind_blob(pos, &v[row]),
+                ParamColumn::Values(v) => {
+                    self.bind_value(db, pos, &v[row])?;
+                    continue;
                 }
             };
             if rc != ffi::SQLITE_OK {
@@ -525,13 +561,16 @@ impl Statement {
             .collect()
     }
 
-    pub fn run_many(&self, rows: &[Vec<Value>], begin: Option<&str>) -> Result<Page> {
+    pub fn run_many(&self, columns: &[ParamColumn], rows: usize, begin: Option<&str>) -> Result<Page> {
         let db = self.db();
+        if let Some(short) = columns.iter().find(|c| c.len() < rows) {
+            return Err(Error::misuse(&format!("a parameter column holds {} values for {rows} rows", short.len())));
+        }
         self.reset();
         self.begin(db, begin)?;
         let mut page = Page { done: true, ..Page::default() };
-        for params in rows {
-            self.bind(db, params)?;
+        for row in 0..rows {
+            self.bind_row(db, columns, row)?;
             let rc = unsafe { ffi::sqlite3_step(self.raw) };
             if rc != ffi::SQLITE_DONE && rc != ffi::SQLITE_ROW {
                 let err = db_error(db);
@@ -668,7 +707,14 @@ mod tests {
         let rows: Vec<Vec<Value>> = (0..10)
             .map(|i| vec![Value::Integer(i), Value::Text(format!("r{i}")), Value::Real(i as f64 / 2.0), Value::Blob(vec![i as u8])])
             .collect();
-        let page = ins.run_many(&rows, Some("BEGIN")).unwrap();
+        let columns = vec![
+            ParamColumn::Integers((0..10).collect()),
+            ParamColumn::Texts((0..10).map(|i| format!("r{i}")).collect()),
+            ParamColumn::Values((0..10).map(|i| Value::Real(i as f64 / 2.0)).collect()),
+            ParamColumn::Blobs((0..10).map(|i| vec![i as u8]).collect()),
+        ];
+        assert_eq!(ins.run_many(&columns, 11, None).unwrap_err().code, ffi::SQLITE_MISUSE);
+        let page = ins.run_many(&columns, 10, Some("BEGIN")).unwrap();
         assert_eq!((page.changes, page.last_insert_rowid), (10, 10));
         assert!(!c.autocommit());
         c.execute_script("COMMIT").unwrap();

@@ -841,7 +841,12 @@ static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_list_value(const pylon_sq
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_value(const pylon_sqlite3_sqlite3_list_value_t *v);
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_value(const pylon_sqlite3_sqlite3_value_t *v);
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_option_list_column(const pylon_sqlite3_sqlite3_option_list_column_t *v);
-static int pylon_lower_pylon_sqlite3_sqlite3_list_list_value(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_list_list_value_t *dst);
+static int pylon_lower_pylon_sqlite3_sqlite3_list_param_column(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_list_param_column_t *dst);
+static int pylon_lower_pylon_sqlite3_sqlite3_param_column(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_param_column_t *dst);
+static int pylon_lower_sqlite3_cap_ext_list_s64(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_s64_t *dst);
+static int pylon_lower_sqlite3_cap_ext_list_f64(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_f64_t *dst);
+static int pylon_lower_sqlite3_cap_ext_list_string(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_string_t *dst);
+static int pylon_lower_sqlite3_cap_ext_list_list_u8(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_list_u8_t *dst);
 static int pylon_lower_pylon_sqlite3_sqlite3_borrow_blob(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_borrow_blob_t *dst);
 static int pylon_lower_pylon_sqlite3_sqlite3_borrow_backup(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_borrow_backup_t *dst);
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_backup_progress(const pylon_sqlite3_sqlite3_backup_progress_t *v);
@@ -1258,7 +1263,7 @@ static PyObject *pylon_lift_pylon_sqlite3_sqlite3_page(const pylon_sqlite3_sqlit
     return r;
 }
 
-static int pylon_lower_pylon_sqlite3_sqlite3_list_list_value(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_list_list_value_t *dst)
+static int pylon_lower_sqlite3_cap_ext_list_s64(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_s64_t *dst)
 {
     PyObject *t = pylon_tuple_of(ctx, o, "an iterable");
     if (t == NULL) {
@@ -1266,12 +1271,129 @@ static int pylon_lower_pylon_sqlite3_sqlite3_list_list_value(pylon_ctx *ctx, PyO
     }
     Py_ssize_t n = PyTuple_GET_SIZE(t);
     void *mem;
-    if (pylon_ctx_calloc(ctx, n, sizeof(pylon_sqlite3_sqlite3_list_value_t), &mem) < 0) {
+    if (pylon_ctx_calloc(ctx, n, sizeof(int64_t), &mem) < 0) {
         return -1;
     }
-    pylon_sqlite3_sqlite3_list_value_t *items = mem;
+    int64_t *items = mem;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (pylon_lower_pylon_sqlite3_sqlite3_list_value(ctx, PyTuple_GET_ITEM(t, i), &items[i]) < 0) {
+        if (pylon_lower_s64(ctx, PyTuple_GET_ITEM(t, i), &items[i]) < 0) {
+            return -1;
+        }
+    }
+    dst->ptr = items;
+    dst->len = (size_t)n;
+    return 0;
+}
+
+static int pylon_lower_sqlite3_cap_ext_list_f64(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_f64_t *dst)
+{
+    PyObject *t = pylon_tuple_of(ctx, o, "an iterable");
+    if (t == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    void *mem;
+    if (pylon_ctx_calloc(ctx, n, sizeof(double), &mem) < 0) {
+        return -1;
+    }
+    double *items = mem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pylon_lower_f64(ctx, PyTuple_GET_ITEM(t, i), &items[i]) < 0) {
+            return -1;
+        }
+    }
+    dst->ptr = items;
+    dst->len = (size_t)n;
+    return 0;
+}
+
+static int pylon_lower_sqlite3_cap_ext_list_string(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_string_t *dst)
+{
+    PyObject *t = pylon_tuple_of(ctx, o, "an iterable");
+    if (t == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    void *mem;
+    if (pylon_ctx_calloc(ctx, n, sizeof(sqlite3_cap_ext_string_t), &mem) < 0) {
+        return -1;
+    }
+    sqlite3_cap_ext_string_t *items = mem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pylon_lower_string(ctx, PyTuple_GET_ITEM(t, i), &items[i].ptr, &items[i].len) < 0) {
+            return -1;
+        }
+    }
+    dst->ptr = items;
+    dst->len = (size_t)n;
+    return 0;
+}
+
+static int pylon_lower_sqlite3_cap_ext_list_list_u8(pylon_ctx *ctx, PyObject *o, sqlite3_cap_ext_list_list_u8_t *dst)
+{
+    PyObject *t = pylon_tuple_of(ctx, o, "an iterable");
+    if (t == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    void *mem;
+    if (pylon_ctx_calloc(ctx, n, sizeof(sqlite3_cap_ext_list_u8_t), &mem) < 0) {
+        return -1;
+    }
+    sqlite3_cap_ext_list_u8_t *items = mem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pylon_lower_bytes(ctx, PyTuple_GET_ITEM(t, i), &items[i].ptr, &items[i].len) < 0) {
+            return -1;
+        }
+    }
+    dst->ptr = items;
+    dst->len = (size_t)n;
+    return 0;
+}
+
+static int pylon_lower_pylon_sqlite3_sqlite3_param_column(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_param_column_t *dst)
+{
+    PyObject *name, *payload;
+    if (pylon_case(ctx, o, "a (case name, payload) tuple", &name, &payload) < 0) {
+        return -1;
+    }
+    if (pylon_case_is(name, "integers")) {
+        dst->tag = 0;
+        return pylon_lower_sqlite3_cap_ext_list_s64(ctx, payload, &dst->val.integers);
+    }
+    if (pylon_case_is(name, "reals")) {
+        dst->tag = 1;
+        return pylon_lower_sqlite3_cap_ext_list_f64(ctx, payload, &dst->val.reals);
+    }
+    if (pylon_case_is(name, "texts")) {
+        dst->tag = 2;
+        return pylon_lower_sqlite3_cap_ext_list_string(ctx, payload, &dst->val.texts);
+    }
+    if (pylon_case_is(name, "blobs")) {
+        dst->tag = 3;
+        return pylon_lower_sqlite3_cap_ext_list_list_u8(ctx, payload, &dst->val.blobs);
+    }
+    if (pylon_case_is(name, "values")) {
+        dst->tag = 4;
+        return pylon_lower_pylon_sqlite3_sqlite3_list_value(ctx, payload, &dst->val.values);
+    }
+    return pylon_case_error(ctx, name, "param-column");
+}
+
+static int pylon_lower_pylon_sqlite3_sqlite3_list_param_column(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_list_param_column_t *dst)
+{
+    PyObject *t = pylon_tuple_of(ctx, o, "an iterable");
+    if (t == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    void *mem;
+    if (pylon_ctx_calloc(ctx, n, sizeof(pylon_sqlite3_sqlite3_param_column_t), &mem) < 0) {
+        return -1;
+    }
+    pylon_sqlite3_sqlite3_param_column_t *items = mem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pylon_lower_pylon_sqlite3_sqlite3_param_column(ctx, PyTuple_GET_ITEM(t, i), &items[i]) < 0) {
             return -1;
         }
     }
@@ -2208,49 +2330,56 @@ done:
 }
 
 PyDoc_STRVAR(pylon_Statement_m_run_many_doc,
-    "run_many($self, rows, begin, /)\n"
+    "run_many($self, columns, rows, begin, /)\n"
     "--\n"
     "\n"
     "Runs the statement once per parameter row (`executemany`): `begin` as in `run`,\n"
-    "then bind, step to the end, reset; returns the sum of `sqlite3_changes64` and\n"
-    "the last row id. Stops at the first failing row.\n"
+    "then for each of the `rows` rows: bind row r of every column, step to the end,\n"
+    "reset. Returns the sum of `sqlite3_changes64` and the last row id; stops at the\n"
+    "first failing row. Parameters come as columns, so that a column of one type\n"
+    "crosses as a plain list (no value per cell).\n"
     "\n"
-    "WIT: run-many: func(rows: list<list<value>>, begin: option<string>) -> result<page, sqlite-error>");
+    "WIT: run-many: func(columns: list<param-column>, rows: u32, begin: option<string>) -> result<page, sqlite-error>");
 
 static PyObject *
 pylon_Statement_m_run_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        return pylon_nargs_error("Statement.run_many", 2, nargs);
+    if (nargs != 3) {
+        return pylon_nargs_error("Statement.run_many", 3, nargs);
     }
     pylon_ctx ctx_ = {"Statement.run_many", NULL, NULL, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     pylon_sqlite3_sqlite3_borrow_statement_t a0 = {0};
-    pylon_sqlite3_sqlite3_list_list_value_t a1 = {0};
-    sqlite3_cap_ext_string_t a2_val = {0};
-    sqlite3_cap_ext_string_t *a2 = NULL;
+    pylon_sqlite3_sqlite3_list_param_column_t a1 = {0};
+    uint32_t a2 = {0};
+    sqlite3_cap_ext_string_t a3_val = {0};
+    sqlite3_cap_ext_string_t *a3 = NULL;
     ctx->arg = "self";
     if (pylon_lower_pylon_sqlite3_sqlite3_borrow_statement(ctx, self, &a0) < 0) {
         goto done;
     }
+    ctx->arg = "columns";
+    if (pylon_lower_pylon_sqlite3_sqlite3_list_param_column(ctx, args[0], &a1) < 0) {
+        goto done;
+    }
     ctx->arg = "rows";
-    if (pylon_lower_pylon_sqlite3_sqlite3_list_list_value(ctx, args[0], &a1) < 0) {
+    if (pylon_lower_u32(ctx, args[1], &a2) < 0) {
         goto done;
     }
     ctx->arg = "begin";
-    if (args[1] != Py_None) {
-        if (pylon_lower_string(ctx, args[1], &a2_val.ptr, &a2_val.len) < 0) {
+    if (args[2] != Py_None) {
+        if (pylon_lower_string(ctx, args[2], &a3_val.ptr, &a3_val.len) < 0) {
             goto done;
         }
-        a2 = &a2_val;
+        a3 = &a3_val;
     }
     if (pylon_ctx_commit(ctx) < 0) {
         goto done;
     }
     pylon_sqlite3_sqlite3_page_t ret = {0};
     pylon_sqlite3_sqlite3_sqlite_error_t err = {0};
-    if (pylon_sqlite3_sqlite3_method_statement_run_many(a0, &a1, a2, &ret, &err)) {
+    if (pylon_sqlite3_sqlite3_method_statement_run_many(a0, &a1, a2, a3, &ret, &err)) {
         res = pylon_lift_pylon_sqlite3_sqlite3_page(&ret);
         pylon_sqlite3_sqlite3_page_free(&ret);
     } else {

@@ -72,7 +72,7 @@ __attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__
 extern void __wasm_import_pylon_sqlite3_sqlite3_method_statement_reset(int32_t);
 
 __attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__("[method]statement.run-many")))
-extern void __wasm_import_pylon_sqlite3_sqlite3_method_statement_run_many(int32_t, uint8_t *, size_t, int32_t, uint8_t *, size_t, uint8_t *);
+extern void __wasm_import_pylon_sqlite3_sqlite3_method_statement_run_many(int32_t, uint8_t *, size_t, int32_t, int32_t, uint8_t *, size_t, uint8_t *);
 
 __attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__("[method]blob.length")))
 extern int32_t __wasm_import_pylon_sqlite3_sqlite3_method_blob_length(int32_t);
@@ -138,6 +138,84 @@ void pylon_sqlite3_sqlite3_value_free(pylon_sqlite3_sqlite3_value_t *ptr) {
   }
 }
 
+void sqlite3_cap_ext_list_s64_free(sqlite3_cap_ext_list_s64_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    int64_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+    }
+    free(list_ptr);
+  }
+}
+
+void sqlite3_cap_ext_list_f64_free(sqlite3_cap_ext_list_f64_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    double *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+    }
+    free(list_ptr);
+  }
+}
+
+void sqlite3_cap_ext_list_string_free(sqlite3_cap_ext_list_string_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    sqlite3_cap_ext_string_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      sqlite3_cap_ext_string_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void sqlite3_cap_ext_list_list_u8_free(sqlite3_cap_ext_list_list_u8_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    sqlite3_cap_ext_list_u8_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      sqlite3_cap_ext_list_u8_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void pylon_sqlite3_sqlite3_list_value_free(pylon_sqlite3_sqlite3_list_value_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    pylon_sqlite3_sqlite3_value_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      pylon_sqlite3_sqlite3_value_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void pylon_sqlite3_sqlite3_param_column_free(pylon_sqlite3_sqlite3_param_column_t *ptr) {
+  switch ((int32_t) ptr->tag) {
+    case 0: {
+      sqlite3_cap_ext_list_s64_free(&ptr->val.integers);
+      break;
+    }
+    case 1: {
+      sqlite3_cap_ext_list_f64_free(&ptr->val.reals);
+      break;
+    }
+    case 2: {
+      sqlite3_cap_ext_list_string_free(&ptr->val.texts);
+      break;
+    }
+    case 3: {
+      sqlite3_cap_ext_list_list_u8_free(&ptr->val.blobs);
+      break;
+    }
+    case 4: {
+      pylon_sqlite3_sqlite3_list_value_free(&ptr->val.values);
+      break;
+    }
+  }
+}
+
 void pylon_sqlite3_sqlite3_sqlite_error_free(pylon_sqlite3_sqlite3_sqlite_error_t *ptr) {
   sqlite3_cap_ext_string_free(&ptr->message);
 }
@@ -151,17 +229,6 @@ void sqlite3_cap_ext_option_string_free(sqlite3_cap_ext_option_string_t *ptr) {
 void pylon_sqlite3_sqlite3_column_free(pylon_sqlite3_sqlite3_column_t *ptr) {
   sqlite3_cap_ext_string_free(&ptr->name);
   sqlite3_cap_ext_option_string_free(&ptr->decltype_);
-}
-
-void pylon_sqlite3_sqlite3_list_value_free(pylon_sqlite3_sqlite3_list_value_t *ptr) {
-  size_t list_len = ptr->len;
-  if (list_len > 0) {
-    pylon_sqlite3_sqlite3_value_t *list_ptr = ptr->ptr;
-    for (size_t i = 0; i < list_len; i++) {
-      pylon_sqlite3_sqlite3_value_free(&list_ptr[i]);
-    }
-    free(list_ptr);
-  }
 }
 
 void pylon_sqlite3_sqlite3_list_list_value_free(pylon_sqlite3_sqlite3_list_list_value_t *ptr) {
@@ -342,6 +409,17 @@ void pylon_sqlite3_sqlite3_result_page_sqlite_error_free(pylon_sqlite3_sqlite3_r
     pylon_sqlite3_sqlite3_page_free(&ptr->val.ok);
   } else {
     pylon_sqlite3_sqlite3_sqlite_error_free(&ptr->val.err);
+  }
+}
+
+void pylon_sqlite3_sqlite3_list_param_column_free(pylon_sqlite3_sqlite3_list_param_column_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    pylon_sqlite3_sqlite3_param_column_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      pylon_sqlite3_sqlite3_param_column_free(&list_ptr[i]);
+    }
+    free(list_ptr);
   }
 }
 
@@ -847,7 +925,7 @@ void pylon_sqlite3_sqlite3_method_statement_reset(pylon_sqlite3_sqlite3_borrow_s
   __wasm_import_pylon_sqlite3_sqlite3_method_statement_reset((self).__handle);
 }
 
-bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borrow_statement_t self, pylon_sqlite3_sqlite3_list_list_value_t *rows, sqlite3_cap_ext_string_t *maybe_begin, pylon_sqlite3_sqlite3_page_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err) {
+bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borrow_statement_t self, pylon_sqlite3_sqlite3_list_param_column_t *columns, uint32_t rows, sqlite3_cap_ext_string_t *maybe_begin, pylon_sqlite3_sqlite3_page_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err) {
   __attribute__((__aligned__(8)))
   uint8_t ret_area[(32+6*sizeof(void*))];
   sqlite3_cap_ext_option_string_t begin;
@@ -855,33 +933,33 @@ bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borro
     begin.val = *maybe_begin;
   }
   int32_t option;
-  uint8_t * option7;
-  size_t option8;
+  uint8_t * option12;
+  size_t option13;
   if ((begin).is_some) {
-    const sqlite3_cap_ext_string_t *payload6 = &(begin).val;
+    const sqlite3_cap_ext_string_t *payload11 = &(begin).val;
     option = 1;
-    option7 = (uint8_t *) (*payload6).ptr;
-    option8 = (*payload6).len;
+    option12 = (uint8_t *) (*payload11).ptr;
+    option13 = (*payload11).len;
   } else {
     option = 0;
-    option7 = 0;
-    option8 = 0;
+    option12 = 0;
+    option13 = 0;
   }
   uint8_t *ptr = (uint8_t *) &ret_area;
-  __wasm_import_pylon_sqlite3_sqlite3_method_statement_run_many((self).__handle, (uint8_t *) (*rows).ptr, (*rows).len, option, option7, option8, ptr);
+  __wasm_import_pylon_sqlite3_sqlite3_method_statement_run_many((self).__handle, (uint8_t *) (*columns).ptr, (*columns).len, (int32_t) (rows), option, option12, option13, ptr);
   pylon_sqlite3_sqlite3_result_page_sqlite_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      pylon_sqlite3_sqlite3_option_list_column_t option10;
+      pylon_sqlite3_sqlite3_option_list_column_t option15;
       switch ((int32_t) *((uint8_t*) (ptr + (32+3*sizeof(void*))))) {
         case 0: {
-          option10.is_some = false;
+          option15.is_some = false;
           break;
         }
         case 1: {
-          option10.is_some = true;
-          option10.val = (pylon_sqlite3_sqlite3_list_column_t) { (pylon_sqlite3_sqlite3_column_t*)(*((uint8_t **) (ptr + (32+4*sizeof(void*))))), (*((size_t*) (ptr + (32+5*sizeof(void*))))) };
+          option15.is_some = true;
+          option15.val = (pylon_sqlite3_sqlite3_list_column_t) { (pylon_sqlite3_sqlite3_column_t*)(*((uint8_t **) (ptr + (32+4*sizeof(void*))))), (*((size_t*) (ptr + (32+5*sizeof(void*))))) };
           break;
         }
       }
@@ -892,7 +970,7 @@ bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borro
         (int64_t) *((int64_t*) (ptr + (16+2*sizeof(void*)))),
         (int64_t) *((int64_t*) (ptr + (24+2*sizeof(void*)))),
         (bool) (int32_t) *((uint8_t*) (ptr + (32+2*sizeof(void*)))),
-        (pylon_sqlite3_sqlite3_option_list_column_t) option10,
+        (pylon_sqlite3_sqlite3_option_list_column_t) option15,
       };
       break;
     }

@@ -39,6 +39,50 @@ typedef struct pylon_sqlite3_sqlite3_value_t {
 #define PYLON_SQLITE3_SQLITE3_VALUE_TEXT_BYTES 4
 #define PYLON_SQLITE3_SQLITE3_VALUE_BLOB 5
 
+typedef struct {
+  int64_t *ptr;
+  size_t len;
+} sqlite3_cap_ext_list_s64_t;
+
+typedef struct {
+  double *ptr;
+  size_t len;
+} sqlite3_cap_ext_list_f64_t;
+
+typedef struct {
+  sqlite3_cap_ext_string_t *ptr;
+  size_t len;
+} sqlite3_cap_ext_list_string_t;
+
+typedef struct {
+  sqlite3_cap_ext_list_u8_t *ptr;
+  size_t len;
+} sqlite3_cap_ext_list_list_u8_t;
+
+typedef struct {
+  pylon_sqlite3_sqlite3_value_t *ptr;
+  size_t len;
+} pylon_sqlite3_sqlite3_list_value_t;
+
+// The values of one parameter for a batch of rows (`statement.run-many`): a typed list
+// when the whole column has one type, else one `value` per row.
+typedef struct pylon_sqlite3_sqlite3_param_column_t {
+  uint8_t tag;
+  union {
+    sqlite3_cap_ext_list_s64_t     integers;
+    sqlite3_cap_ext_list_f64_t     reals;
+    sqlite3_cap_ext_list_string_t     texts;
+    sqlite3_cap_ext_list_list_u8_t     blobs;
+    pylon_sqlite3_sqlite3_list_value_t     values;
+  } val;
+} pylon_sqlite3_sqlite3_param_column_t;
+
+#define PYLON_SQLITE3_SQLITE3_PARAM_COLUMN_INTEGERS 0
+#define PYLON_SQLITE3_SQLITE3_PARAM_COLUMN_REALS 1
+#define PYLON_SQLITE3_SQLITE3_PARAM_COLUMN_TEXTS 2
+#define PYLON_SQLITE3_SQLITE3_PARAM_COLUMN_BLOBS 3
+#define PYLON_SQLITE3_SQLITE3_PARAM_COLUMN_VALUES 4
+
 // A failure as SQLite reports it.
 typedef struct pylon_sqlite3_sqlite3_sqlite_error_t {
   // The primary result code (`SQLITE_ERROR`, `SQLITE_CONSTRAINT`, ...).
@@ -60,11 +104,6 @@ typedef struct pylon_sqlite3_sqlite3_column_t {
   // The declared type of the table column it comes from, if any.
   sqlite3_cap_ext_option_string_t   decltype_;
 } pylon_sqlite3_sqlite3_column_t;
-
-typedef struct {
-  pylon_sqlite3_sqlite3_value_t *ptr;
-  size_t len;
-} pylon_sqlite3_sqlite3_list_value_t;
 
 typedef struct {
   pylon_sqlite3_sqlite3_list_value_t *ptr;
@@ -235,6 +274,11 @@ typedef struct {
 } pylon_sqlite3_sqlite3_result_page_sqlite_error_t;
 
 typedef struct {
+  pylon_sqlite3_sqlite3_param_column_t *ptr;
+  size_t len;
+} pylon_sqlite3_sqlite3_list_param_column_t;
+
+typedef struct {
   bool is_err;
   union {
     pylon_sqlite3_sqlite3_own_backup_t ok;
@@ -300,9 +344,11 @@ extern bool pylon_sqlite3_sqlite3_method_statement_fetch(pylon_sqlite3_sqlite3_b
 // `sqlite3_reset`: releases the statement's locks.
 extern void pylon_sqlite3_sqlite3_method_statement_reset(pylon_sqlite3_sqlite3_borrow_statement_t self);
 // Runs the statement once per parameter row (`executemany`): `begin` as in `run`,
-// then bind, step to the end, reset; returns the sum of `sqlite3_changes64` and
-// the last row id. Stops at the first failing row.
-extern bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borrow_statement_t self, pylon_sqlite3_sqlite3_list_list_value_t *rows, sqlite3_cap_ext_string_t *maybe_begin, pylon_sqlite3_sqlite3_page_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err);
+// then for each of the `rows` rows: bind row r of every column, step to the end,
+// reset. Returns the sum of `sqlite3_changes64` and the last row id; stops at the
+// first failing row. Parameters come as columns, so that a column of one type
+// crosses as a plain list (no value per cell).
+extern bool pylon_sqlite3_sqlite3_method_statement_run_many(pylon_sqlite3_sqlite3_borrow_statement_t self, pylon_sqlite3_sqlite3_list_param_column_t *columns, uint32_t rows, sqlite3_cap_ext_string_t *maybe_begin, pylon_sqlite3_sqlite3_page_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err);
 // `sqlite3_blob_bytes`.
 extern int32_t pylon_sqlite3_sqlite3_method_blob_length(pylon_sqlite3_sqlite3_borrow_blob_t self);
 // `sqlite3_blob_read` of `length` bytes at `offset`.
@@ -322,13 +368,23 @@ void sqlite3_cap_ext_list_u8_free(sqlite3_cap_ext_list_u8_t *ptr);
 
 void pylon_sqlite3_sqlite3_value_free(pylon_sqlite3_sqlite3_value_t *ptr);
 
+void sqlite3_cap_ext_list_s64_free(sqlite3_cap_ext_list_s64_t *ptr);
+
+void sqlite3_cap_ext_list_f64_free(sqlite3_cap_ext_list_f64_t *ptr);
+
+void sqlite3_cap_ext_list_string_free(sqlite3_cap_ext_list_string_t *ptr);
+
+void sqlite3_cap_ext_list_list_u8_free(sqlite3_cap_ext_list_list_u8_t *ptr);
+
+void pylon_sqlite3_sqlite3_list_value_free(pylon_sqlite3_sqlite3_list_value_t *ptr);
+
+void pylon_sqlite3_sqlite3_param_column_free(pylon_sqlite3_sqlite3_param_column_t *ptr);
+
 void pylon_sqlite3_sqlite3_sqlite_error_free(pylon_sqlite3_sqlite3_sqlite_error_t *ptr);
 
 void sqlite3_cap_ext_option_string_free(sqlite3_cap_ext_option_string_t *ptr);
 
 void pylon_sqlite3_sqlite3_column_free(pylon_sqlite3_sqlite3_column_t *ptr);
-
-void pylon_sqlite3_sqlite3_list_value_free(pylon_sqlite3_sqlite3_list_value_t *ptr);
 
 void pylon_sqlite3_sqlite3_list_list_value_free(pylon_sqlite3_sqlite3_list_list_value_t *ptr);
 
@@ -385,6 +441,8 @@ void pylon_sqlite3_sqlite3_result_list_u8_sqlite_error_free(pylon_sqlite3_sqlite
 void pylon_sqlite3_sqlite3_result_own_blob_sqlite_error_free(pylon_sqlite3_sqlite3_result_own_blob_sqlite_error_t *ptr);
 
 void pylon_sqlite3_sqlite3_result_page_sqlite_error_free(pylon_sqlite3_sqlite3_result_page_sqlite_error_t *ptr);
+
+void pylon_sqlite3_sqlite3_list_param_column_free(pylon_sqlite3_sqlite3_list_param_column_t *ptr);
 
 void pylon_sqlite3_sqlite3_result_own_backup_sqlite_error_free(pylon_sqlite3_sqlite3_result_own_backup_sqlite_error_t *ptr);
 
