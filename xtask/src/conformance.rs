@@ -54,10 +54,19 @@ const NO_CALLBACKS: &str = "cannot call back into Python";
 
 /// Tests pylon skipped because wasm32 is a 32-bit platform.
 pub fn platform_skips(output: &str) -> u32 {
+    platform_skipped(output).len() as u32
+}
+
+/// The ids of the tests skipped because wasm32 is a 32-bit platform.
+pub fn platform_skipped(output: &str) -> Vec<String> {
     output
         .lines()
         .filter(|l| l.contains("... skipped") && NOT_ON_WASM32.iter().any(|r| l.contains(r)))
-        .count() as u32
+        .filter_map(|l| {
+            let (open, close) = (l.find(" (")?, l.find(')')?);
+            (open < close).then(|| l[open + 2..close].to_owned())
+        })
+        .collect()
 }
 
 /// One test's outcome in unittest's verbose output.
@@ -271,14 +280,18 @@ pub fn run(layout: &Layout, targets: &Targets, suites: &[String], min_share: f64
         }
         println!("{suite:<24} {:>28} {:>28}   (logs: {})", fmt(&n), fmt(&p), report.display());
 
-        // What pylon cannot pass for reasons outside the module under test, each counted
-        // once and named: the share below leaves them out, the raw one does not.
-        let not_applicable = platform_skips(&pylon_text);
-        let no_callbacks: std::collections::BTreeSet<String> = failures_mentioning(&pylon_text, NO_CALLBACKS).into_iter().collect();
+        // What pylon cannot pass for reasons outside the module under test, counted among
+        // the tests that pass natively, each once and named: the share below leaves them
+        // out, the raw one does not.
+        let native_passes: std::collections::BTreeSet<String> =
+            test_results(&native_text).into_iter().filter(|(_, o)| *o == Outcome::Pass).map(|(id, _)| id).collect();
+        let passing_natively =
+            |ids: Vec<String>| -> std::collections::BTreeSet<String> { ids.into_iter().filter(|id| native_passes.contains(id)).collect() };
+        let wasm32 = passing_natively(platform_skipped(&pylon_text));
+        let no_callbacks = passing_natively(failures_mentioning(&pylon_text, NO_CALLBACKS));
         let sourceless: std::collections::BTreeSet<String> =
-            sourceless_failures(&pylon_text).into_iter().filter(|id| !no_callbacks.contains(id)).collect();
-        // A test with sub-tests can be reported more than once; count tests.
-        let (no_callbacks, sourceless) = (no_callbacks.len() as u32, sourceless.len() as u32);
+            passing_natively(sourceless_failures(&pylon_text)).into_iter().filter(|id| !no_callbacks.contains(id)).collect();
+        let (not_applicable, no_callbacks, sourceless) = (wasm32.len() as u32, no_callbacks.len() as u32, sourceless.len() as u32);
         let mut not_importable = 0;
         for (module, reason) in import_failures(&pylon_text) {
             let passes = nm.get(&module).map_or(0, |r| r[0]);
