@@ -298,7 +298,7 @@ impl Connection {
             return Err(Error::from_code(ffi::SQLITE_NOMEM));
         }
         unsafe { ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len()) };
-        let flags = (ffi::SQLITE_DESERIALIZE_FREEONCLOSE | ffi::SQLITE_DESERIALIZE_RESIZEABLE) as u32;
+        let flags = ffi::SQLITE_DESERIALIZE_FREEONCLOSE | ffi::SQLITE_DESERIALIZE_RESIZEABLE;
         let rc = unsafe { ffi::sqlite3_deserialize(db, name.as_ptr(), buf, size, size, flags) };
         if rc != ffi::SQLITE_OK { Err(db_error(db)) } else { Ok(()) }
     }
