@@ -8,8 +8,10 @@ exception classes and messages), so that the unchanged `sqlite3` package of the 
 
 What cannot be done: SQLite calling back into Python. The cap cannot import from the core
 (that would make a cycle in the composition), so user-defined functions, aggregates, window
-functions, collations, authorizers, progress handlers and trace callbacks raise
-NotSupportedError. Threads do not exist in pylon; SQLite runs single-threaded
+functions, collations, authorizers and progress handlers (whose results SQLite needs while
+it runs) raise NotSupportedError. Trace callbacks only observe: the cap records the
+statements SQLite runs and this module calls the trace callback with them as soon as the
+cap call that ran them returns (after the statement, where CPython calls it before). Threads do not exist in pylon; SQLite runs single-threaded
 (`threadsafety` is 0).
 """
 
@@ -205,6 +207,23 @@ _WitError = _cap.WitError
 _CALLBACKS_UNSUPPORTED = (
     "{} is not supported in pylon: SQLite runs in a separate component (the sqlite3 cap), "
     "which cannot call back into Python")
+
+
+class _Unraisable:
+    """What sys.unraisablehook receives (the C API's PyErr_FormatUnraisable)."""
+
+    def __init__(self, exc, err_msg, obj):
+        self.exc_type = type(exc)
+        self.exc_value = exc
+        self.exc_traceback = exc.__traceback__
+        self.err_msg = err_msg
+        self.object = obj
+
+
+def _callback_failed(exc, callable_):
+    """connection.c's print_or_clear_traceback."""
+    if _enable_callback_tracebacks:
+        _sys.unraisablehook(_Unraisable(exc, f"Exception ignored on sqlite3 callback {callable_!r}", None))
 
 
 def _unsupported(what):
@@ -513,6 +532,7 @@ class Connection:
         self._statement_cache = _make_statement_cache(self, cached_statements)
         self._cursors = []
         self._blobs = []
+        self._trace = None
         self.row_factory = None
         self.text_factory = str
         self._initialized = True
@@ -537,6 +557,22 @@ class Connection:
             self._db.execute_script(sql)
         except _WitError as e:
             _raise(e)
+        finally:
+            if self._trace is not None:
+                self._flush_trace()
+
+    def _flush_trace(self):
+        """Runs the trace callback for the statements the last cap call ran."""
+        callback, db = self._trace, self.__dict__.get('_db')
+        if callback is None or db is None:
+            return
+        for sql, expanded in db.take_trace():
+            if not expanded:
+                _callback_failed(DataError("Expanded SQL string exceeds the maximum string length"), callback)
+            try:
+                callback(sql)
+            except Exception as exc:
+                _callback_failed(exc, callback)
 
     def _check(self):
         if not self.__dict__.get('_initialized'):
@@ -875,11 +911,28 @@ class Connection:
             return
         raise _unsupported("set_progress_handler()")
 
-    def set_trace_callback(self, trace_callback):
+    def set_trace_callback(self, *args, **kwargs):
+        """Set a trace callback called for each SQL statement (passed as unicode).
+
+        In pylon the callback runs when the cap call that ran the statement returns."""
+        if 'trace_callback' in kwargs:
+            _warnings.warn(
+                "Passing keyword argument 'trace_callback' to "
+                "_sqlite3.Connection.set_trace_callback() is deprecated. Parameter "
+                "'trace_callback' will become positional-only in Python 3.15.",
+                DeprecationWarning, stacklevel=_user_stacklevel())
+            args = args + (kwargs.pop('trace_callback'),)
+        if kwargs or len(args) != 1:
+            raise TypeError("set_trace_callback() takes exactly one argument")
+        trace_callback, = args
         self._usable()
         if trace_callback is None:
-            return
-        raise _unsupported("set_trace_callback()")
+            self._db.set_trace(False)
+            self._trace = None
+        else:
+            self._flush_trace()
+            self._trace = trace_callback
+            self._db.set_trace(True)
 
 
 Connection.__module__ = 'sqlite3'
@@ -1073,6 +1126,8 @@ class Cursor:
             raise
         finally:
             self._locked = False
+            if conn._trace is not None:
+                conn._flush_trace()
         return self
 
     def _run_many(self, st, rows, begin):
@@ -1318,6 +1373,9 @@ class Cursor:
             row = self._next_row()
         finally:
             self._locked = False
+            conn = self._connection
+            if conn._trace is not None:
+                conn._flush_trace()
         if row is None:
             raise StopIteration
         if self.row_factory is not None:

@@ -7,7 +7,7 @@ wit_bindgen::generate!({ path: "wit", world: "sqlite3-cap" });
 
 use exports::pylon::sqlite3::sqlite3::{
     Backup, BackupProgress, Blob, Column, Connection, ConnectionBorrow, FetchOptions, Guest, GuestBackup,
-    GuestBlob, GuestConnection, GuestStatement, Page, ParamColumn, Prepared, SqliteError, Statement, Value,
+    GuestBlob, GuestConnection, GuestStatement, Page, ParamColumn, Prepared, SqliteError, Statement, Traced, Value,
 };
 
 struct Cap;
@@ -146,6 +146,14 @@ impl GuestConnection for engine::Connection {
 
     fn deserialize(&self, name: String, data: Vec<u8>) -> Result<(), SqliteError> {
         engine::Connection::deserialize(self, &name, &data).map_err(err)
+    }
+
+    fn set_trace(&self, enabled: bool) {
+        engine::Connection::set_trace(self, enabled)
+    }
+
+    fn take_trace(&self) -> Vec<Traced> {
+        engine::Connection::take_trace(self).into_iter().map(|t| Traced { sql: t.sql, expanded: t.expanded }).collect()
     }
 
     fn blob_open(&self, schema: String, table: String, column: String, row: i64, readonly: bool) -> Result<Blob, SqliteError> {

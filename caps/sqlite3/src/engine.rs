@@ -5,7 +5,7 @@
 //! blobs and backups fail with `SQLITE_MISUSE`.
 
 use core::ffi::{c_char, c_int, c_void};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString};
 use std::ptr;
 use std::rc::Rc;
@@ -116,6 +116,37 @@ fn cstring(s: &str) -> Result<CString> {
 /// The handle shared by a connection and everything opened on it.
 struct Db {
     raw: Cell<*mut ffi::sqlite3>,
+    /// Statements recorded by the trace hook, while tracing is on.
+    trace: RefCell<Vec<Traced>>,
+}
+
+/// A statement SQLite ran while tracing was on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traced {
+    pub sql: String,
+    pub expanded: bool,
+}
+
+/// The `sqlite3_trace_v2` hook: records the statement in the `Db` that `ctx` points to (an
+/// `Rc` allocation that outlives the connection's statements, which hold it).
+unsafe extern "C" fn trace_hook(kind: core::ffi::c_uint, ctx: *mut c_void, stmt: *mut c_void, sql: *mut c_void) -> c_int {
+    if kind != ffi::SQLITE_TRACE_STMT || ctx.is_null() {
+        return 0;
+    }
+    let db = unsafe { &*(ctx as *const Db) };
+    let expanded = unsafe { ffi::sqlite3_expanded_sql(stmt.cast()) };
+    let traced = if expanded.is_null() {
+        let text = if sql.is_null() { String::new() } else { unsafe { CStr::from_ptr(sql.cast()) }.to_string_lossy().into_owned() };
+        Traced { sql: text, expanded: false }
+    } else {
+        let text = unsafe { CStr::from_ptr(expanded) }.to_string_lossy().into_owned();
+        unsafe { ffi::sqlite3_free(expanded.cast()) };
+        Traced { sql: text, expanded: true }
+    };
+    if let Ok(mut trace) = db.trace.try_borrow_mut() {
+        trace.push(traced);
+    }
+    0
 }
 
 impl Db {
@@ -196,7 +227,7 @@ impl Connection {
             unsafe { sqlite3_close_v2(db) };
             return Err(err);
         }
-        let conn = Connection { db: Rc::new(Db { raw: Cell::new(db) }) };
+        let conn = Connection { db: Rc::new(Db { raw: Cell::new(db), trace: RefCell::new(Vec::new()) }) };
         // libsqlite3-sys compiles with SQLITE_DEFAULT_FOREIGN_KEYS=1; back to SQLite's default
         // (PRAGMA foreign_keys still turns it on).
         conn.db_config(ffi::SQLITE_DBCONFIG_ENABLE_FKEY, 0)?;
@@ -301,6 +332,27 @@ impl Connection {
         let flags = ffi::SQLITE_DESERIALIZE_FREEONCLOSE | ffi::SQLITE_DESERIALIZE_RESIZEABLE;
         let rc = unsafe { ffi::sqlite3_deserialize(db, name.as_ptr(), buf, size, size, flags) };
         if rc != ffi::SQLITE_OK { Err(db_error(db)) } else { Ok(()) }
+    }
+
+    /// Starts or stops recording the statements SQLite runs (see [`Connection::take_trace`]).
+    pub fn set_trace(&self, enabled: bool) {
+        let Ok(db) = self.db.get() else { return };
+        let ctx = Rc::as_ptr(&self.db) as *mut c_void;
+        unsafe {
+            if enabled {
+                ffi::sqlite3_trace_v2(db, ffi::SQLITE_TRACE_STMT, Some(trace_hook), ctx);
+            } else {
+                ffi::sqlite3_trace_v2(db, 0, None, ptr::null_mut());
+            }
+        }
+        if !enabled {
+            self.db.trace.borrow_mut().clear();
+        }
+    }
+
+    /// The statements recorded since the last call.
+    pub fn take_trace(&self) -> Vec<Traced> {
+        std::mem::take(&mut *self.db.trace.borrow_mut())
     }
 
     pub fn blob_open(&self, schema: &str, table: &str, column: &str, row: i64, readonly: bool) -> Result<Blob> {
@@ -775,6 +827,20 @@ mod tests {
         if let Ok(b) = b {
             assert_eq!(b.read(0, 1).unwrap_err().code, ffi::SQLITE_MISUSE);
         }
+    }
+
+    #[test]
+    fn statements_are_traced() {
+        let c = mem();
+        c.set_trace(true);
+        c.execute_script("create table t(a)").unwrap();
+        let s = c.prepare("insert into t values (?)").unwrap().0.unwrap();
+        s.run(&[Value::Text("it's".into())], Some("BEGIN "), &all()).unwrap();
+        let sql: Vec<String> = c.take_trace().into_iter().map(|t| t.sql).collect();
+        assert_eq!(sql, ["create table t(a)", "BEGIN ", "insert into t values ('it''s')"]);
+        c.set_trace(false);
+        c.execute_script("select 1").unwrap();
+        assert!(c.take_trace().is_empty());
     }
 
     #[test]

@@ -527,6 +527,23 @@ static PyStructSequence_Desc pylon_FetchOptions_desc = {
     3,
 };
 
+static PyTypeObject *pylon_Traced_type;
+
+static PyStructSequence_Field pylon_Traced_fields[] = {
+    {"sql", "`sqlite3_expanded_sql` (bound parameters filled in), or the SQL as written when\nexpanding failed."},
+    {"expanded", "Expanding failed (the result would exceed SQLITE_LIMIT_LENGTH)."},
+    {NULL, NULL},
+};
+
+static PyStructSequence_Desc pylon_Traced_desc = {
+    "_sqlite3_cap.Traced",
+    "A statement SQLite ran while tracing was on (`connection.set-trace`).\n"
+    "\n"
+    "WIT record `traced`.",
+    pylon_Traced_fields,
+    2,
+};
+
 static PyTypeObject *pylon_BackupProgress_type;
 
 static PyStructSequence_Field pylon_BackupProgress_fields[] = {
@@ -829,6 +846,8 @@ static PyObject *pylon_lift_sqlite3_cap_ext_list_option_string(const sqlite3_cap
 static PyObject *pylon_lift_sqlite3_cap_ext_option_string(const sqlite3_cap_ext_option_string_t *v);
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_column(const pylon_sqlite3_sqlite3_list_column_t *v);
 static PyObject *pylon_lift_pylon_sqlite3_sqlite3_column(const pylon_sqlite3_sqlite3_column_t *v);
+static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_traced(const pylon_sqlite3_sqlite3_list_traced_t *v);
+static PyObject *pylon_lift_pylon_sqlite3_sqlite3_traced(const pylon_sqlite3_sqlite3_traced_t *v);
 static int pylon_lower_s64(pylon_ctx *ctx, PyObject *o, int64_t *dst);
 static int pylon_lower_pylon_sqlite3_sqlite3_borrow_statement(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_borrow_statement_t *dst);
 static int pylon_lower_pylon_sqlite3_sqlite3_list_value(pylon_ctx *ctx, PyObject *o, pylon_sqlite3_sqlite3_list_value_t *dst);
@@ -1020,6 +1039,45 @@ static PyObject *pylon_lift_pylon_sqlite3_sqlite3_prepared(const pylon_sqlite3_s
     }
     PyStructSequence_SetItem(r, 4, item);
     return r;
+}
+
+static PyObject *pylon_lift_pylon_sqlite3_sqlite3_traced(const pylon_sqlite3_sqlite3_traced_t *v)
+{
+    PyObject *r = PyStructSequence_New(pylon_Traced_type);
+    if (r == NULL) {
+        return NULL;
+    }
+    PyObject *item;
+    item = PyUnicode_DecodeUTF8((const char *)v->sql.ptr, (Py_ssize_t)v->sql.len, NULL);
+    if (item == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    PyStructSequence_SetItem(r, 0, item);
+    item = PyBool_FromLong(v->expanded);
+    if (item == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    PyStructSequence_SetItem(r, 1, item);
+    return r;
+}
+
+static PyObject *pylon_lift_pylon_sqlite3_sqlite3_list_traced(const pylon_sqlite3_sqlite3_list_traced_t *v)
+{
+    PyObject *list = PyList_New((Py_ssize_t)v->len);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < v->len; i++) {
+        PyObject *item = pylon_lift_pylon_sqlite3_sqlite3_traced(&v->ptr[i]);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
 }
 
 static int pylon_lower_s64(pylon_ctx *ctx, PyObject *o, int64_t *dst)
@@ -2090,6 +2148,80 @@ done:
     return res;
 }
 
+PyDoc_STRVAR(pylon_Connection_m_set_trace_doc,
+    "set_trace($self, enabled, /)\n"
+    "--\n"
+    "\n"
+    "Starts or stops recording every statement SQLite runs on this connection\n"
+    "(`sqlite3_trace_v2` with SQLITE_TRACE_STMT). SQLite cannot call into Python from\n"
+    "here, so the caller collects them with `take-trace` after each call and runs its\n"
+    "trace callback then.\n"
+    "\n"
+    "WIT: set-trace: func(enabled: bool)");
+
+static PyObject *
+pylon_Connection_m_set_trace(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        return pylon_nargs_error("Connection.set_trace", 1, nargs);
+    }
+    pylon_ctx ctx_ = {"Connection.set_trace", NULL, NULL, 0, 0};
+    pylon_ctx *ctx = &ctx_;
+    PyObject *res = NULL;
+    pylon_sqlite3_sqlite3_borrow_connection_t a0 = {0};
+    bool a1 = {0};
+    ctx->arg = "self";
+    if (pylon_lower_pylon_sqlite3_sqlite3_borrow_connection(ctx, self, &a0) < 0) {
+        goto done;
+    }
+    ctx->arg = "enabled";
+    if (pylon_lower_bool(ctx, args[0], &a1) < 0) {
+        goto done;
+    }
+    if (pylon_ctx_commit(ctx) < 0) {
+        goto done;
+    }
+    pylon_sqlite3_sqlite3_method_connection_set_trace(a0, a1);
+    res = Py_NewRef(Py_None);
+done:
+    pylon_ctx_release(ctx);
+    return res;
+}
+
+PyDoc_STRVAR(pylon_Connection_m_take_trace_doc,
+    "take_trace($self, /)\n"
+    "--\n"
+    "\n"
+    "The statements recorded since the last call, oldest first.\n"
+    "\n"
+    "WIT: take-trace: func() -> list<traced>");
+
+static PyObject *
+pylon_Connection_m_take_trace(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 0) {
+        return pylon_nargs_error("Connection.take_trace", 0, nargs);
+    }
+    pylon_ctx ctx_ = {"Connection.take_trace", NULL, NULL, 0, 0};
+    pylon_ctx *ctx = &ctx_;
+    PyObject *res = NULL;
+    pylon_sqlite3_sqlite3_borrow_connection_t a0 = {0};
+    ctx->arg = "self";
+    if (pylon_lower_pylon_sqlite3_sqlite3_borrow_connection(ctx, self, &a0) < 0) {
+        goto done;
+    }
+    if (pylon_ctx_commit(ctx) < 0) {
+        goto done;
+    }
+    pylon_sqlite3_sqlite3_list_traced_t ret = {0};
+    pylon_sqlite3_sqlite3_method_connection_take_trace(a0, &ret);
+    res = pylon_lift_pylon_sqlite3_sqlite3_list_traced(&ret);
+    pylon_sqlite3_sqlite3_list_traced_free(&ret);
+done:
+    pylon_ctx_release(ctx);
+    return res;
+}
+
 PyDoc_STRVAR(pylon_Connection_m_blob_open_doc,
     "blob_open($self, schema, table, column, row, readonly, /)\n"
     "--\n"
@@ -2167,6 +2299,8 @@ static PyMethodDef pylon_Connection_methods[] = {
     {"db_config", (PyCFunction)(void (*)(void))pylon_Connection_m_db_config, METH_FASTCALL, pylon_Connection_m_db_config_doc},
     {"serialize", (PyCFunction)(void (*)(void))pylon_Connection_m_serialize, METH_FASTCALL, pylon_Connection_m_serialize_doc},
     {"deserialize", (PyCFunction)(void (*)(void))pylon_Connection_m_deserialize, METH_FASTCALL, pylon_Connection_m_deserialize_doc},
+    {"set_trace", (PyCFunction)(void (*)(void))pylon_Connection_m_set_trace, METH_FASTCALL, pylon_Connection_m_set_trace_doc},
+    {"take_trace", (PyCFunction)(void (*)(void))pylon_Connection_m_take_trace, METH_FASTCALL, pylon_Connection_m_take_trace_doc},
     {"blob_open", (PyCFunction)(void (*)(void))pylon_Connection_m_blob_open, METH_FASTCALL, pylon_Connection_m_blob_open_doc},
     {"close", pylon_Connection_close, METH_NOARGS, "Drops the handle (idempotent)."},
     {"__enter__", pylon_Connection_enter, METH_NOARGS, NULL},
@@ -2797,6 +2931,10 @@ PyInit__sqlite3_cap(void)
     }
     pylon_FetchOptions_type = PyStructSequence_NewType(&pylon_FetchOptions_desc);
     if (pylon_FetchOptions_type == NULL || PyModule_AddObjectRef(m, "FetchOptions", (PyObject *)pylon_FetchOptions_type) < 0) {
+        goto fail;
+    }
+    pylon_Traced_type = PyStructSequence_NewType(&pylon_Traced_desc);
+    if (pylon_Traced_type == NULL || PyModule_AddObjectRef(m, "Traced", (PyObject *)pylon_Traced_type) < 0) {
         goto fail;
     }
     pylon_BackupProgress_type = PyStructSequence_NewType(&pylon_BackupProgress_desc);

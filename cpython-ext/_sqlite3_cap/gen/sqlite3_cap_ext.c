@@ -59,6 +59,12 @@ extern void __wasm_import_pylon_sqlite3_sqlite3_method_connection_serialize(int3
 __attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__("[method]connection.deserialize")))
 extern void __wasm_import_pylon_sqlite3_sqlite3_method_connection_deserialize(int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
+__attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__("[method]connection.set-trace")))
+extern void __wasm_import_pylon_sqlite3_sqlite3_method_connection_set_trace(int32_t, int32_t);
+
+__attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__("[method]connection.take-trace")))
+extern void __wasm_import_pylon_sqlite3_sqlite3_method_connection_take_trace(int32_t, uint8_t *);
+
 __attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__("[method]connection.blob-open")))
 extern void __wasm_import_pylon_sqlite3_sqlite3_method_connection_blob_open(int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, int64_t, int32_t, uint8_t *);
 
@@ -278,6 +284,10 @@ void pylon_sqlite3_sqlite3_fetch_options_free(pylon_sqlite3_sqlite3_fetch_option
   sqlite3_cap_ext_list_u32_free(&ptr->bytes_columns);
 }
 
+void pylon_sqlite3_sqlite3_traced_free(pylon_sqlite3_sqlite3_traced_t *ptr) {
+  sqlite3_cap_ext_string_free(&ptr->sql);
+}
+
 __attribute__((__import_module__("pylon:sqlite3/sqlite3@0.1.0"), __import_name__("[resource-drop]connection")))
 extern void __wasm_import_pylon_sqlite3_sqlite3_connection_drop(int32_t handle);
 
@@ -394,6 +404,17 @@ void pylon_sqlite3_sqlite3_result_list_u8_sqlite_error_free(pylon_sqlite3_sqlite
     sqlite3_cap_ext_list_u8_free(&ptr->val.ok);
   } else {
     pylon_sqlite3_sqlite3_sqlite_error_free(&ptr->val.err);
+  }
+}
+
+void pylon_sqlite3_sqlite3_list_traced_free(pylon_sqlite3_sqlite3_list_traced_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    pylon_sqlite3_sqlite3_traced_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      pylon_sqlite3_sqlite3_traced_free(&list_ptr[i]);
+    }
+    free(list_ptr);
   }
 }
 
@@ -769,6 +790,18 @@ bool pylon_sqlite3_sqlite3_method_connection_deserialize(pylon_sqlite3_sqlite3_b
     *err = result.val.err;
     return 0;
   }
+}
+
+void pylon_sqlite3_sqlite3_method_connection_set_trace(pylon_sqlite3_sqlite3_borrow_connection_t self, bool enabled) {
+  __wasm_import_pylon_sqlite3_sqlite3_method_connection_set_trace((self).__handle, enabled);
+}
+
+void pylon_sqlite3_sqlite3_method_connection_take_trace(pylon_sqlite3_sqlite3_borrow_connection_t self, pylon_sqlite3_sqlite3_list_traced_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(2*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_pylon_sqlite3_sqlite3_method_connection_take_trace((self).__handle, ptr);
+  *ret = (pylon_sqlite3_sqlite3_list_traced_t) { (pylon_sqlite3_sqlite3_traced_t*)(*((uint8_t **) (ptr + 0))), (*((size_t*) (ptr + sizeof(void*)))) };
 }
 
 bool pylon_sqlite3_sqlite3_method_connection_blob_open(pylon_sqlite3_sqlite3_borrow_connection_t self, sqlite3_cap_ext_string_t *schema, sqlite3_cap_ext_string_t *table, sqlite3_cap_ext_string_t *column, int64_t row, bool readonly, pylon_sqlite3_sqlite3_own_blob_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err) {

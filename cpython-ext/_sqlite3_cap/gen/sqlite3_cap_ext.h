@@ -153,6 +153,15 @@ typedef struct pylon_sqlite3_sqlite3_fetch_options_t {
   sqlite3_cap_ext_list_u32_t   bytes_columns;
 } pylon_sqlite3_sqlite3_fetch_options_t;
 
+// A statement SQLite ran while tracing was on (`connection.set-trace`).
+typedef struct pylon_sqlite3_sqlite3_traced_t {
+  // `sqlite3_expanded_sql` (bound parameters filled in), or the SQL as written when
+  // expanding failed.
+  sqlite3_cap_ext_string_t   sql;
+  // Expanding failed (the result would exceed SQLITE_LIMIT_LENGTH).
+  bool   expanded;
+} pylon_sqlite3_sqlite3_traced_t;
+
 // The result of one backup step.
 typedef struct pylon_sqlite3_sqlite3_backup_progress_t {
   // `SQLITE_OK`, `SQLITE_DONE`, `SQLITE_BUSY` or `SQLITE_LOCKED`.
@@ -258,6 +267,11 @@ typedef struct {
 } pylon_sqlite3_sqlite3_result_list_u8_sqlite_error_t;
 
 typedef struct {
+  pylon_sqlite3_sqlite3_traced_t *ptr;
+  size_t len;
+} pylon_sqlite3_sqlite3_list_traced_t;
+
+typedef struct {
   bool is_err;
   union {
     pylon_sqlite3_sqlite3_own_blob_t ok;
@@ -333,6 +347,13 @@ extern bool pylon_sqlite3_sqlite3_method_connection_db_config(pylon_sqlite3_sqli
 extern bool pylon_sqlite3_sqlite3_method_connection_serialize(pylon_sqlite3_sqlite3_borrow_connection_t self, sqlite3_cap_ext_string_t *name, sqlite3_cap_ext_list_u8_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err);
 // `sqlite3_deserialize` into the schema `name` (resizeable, freed by SQLite).
 extern bool pylon_sqlite3_sqlite3_method_connection_deserialize(pylon_sqlite3_sqlite3_borrow_connection_t self, sqlite3_cap_ext_string_t *name, sqlite3_cap_ext_list_u8_t *data, pylon_sqlite3_sqlite3_sqlite_error_t *err);
+// Starts or stops recording every statement SQLite runs on this connection
+// (`sqlite3_trace_v2` with SQLITE_TRACE_STMT). SQLite cannot call into Python from
+// here, so the caller collects them with `take-trace` after each call and runs its
+// trace callback then.
+extern void pylon_sqlite3_sqlite3_method_connection_set_trace(pylon_sqlite3_sqlite3_borrow_connection_t self, bool enabled);
+// The statements recorded since the last call, oldest first.
+extern void pylon_sqlite3_sqlite3_method_connection_take_trace(pylon_sqlite3_sqlite3_borrow_connection_t self, pylon_sqlite3_sqlite3_list_traced_t *ret);
 // `sqlite3_blob_open`.
 extern bool pylon_sqlite3_sqlite3_method_connection_blob_open(pylon_sqlite3_sqlite3_borrow_connection_t self, sqlite3_cap_ext_string_t *schema, sqlite3_cap_ext_string_t *table, sqlite3_cap_ext_string_t *column, int64_t row, bool readonly, pylon_sqlite3_sqlite3_own_blob_t *ret, pylon_sqlite3_sqlite3_sqlite_error_t *err);
 // Resets the statement, runs `begin` first when given and no transaction is open
@@ -398,6 +419,8 @@ void sqlite3_cap_ext_list_u32_free(sqlite3_cap_ext_list_u32_t *ptr);
 
 void pylon_sqlite3_sqlite3_fetch_options_free(pylon_sqlite3_sqlite3_fetch_options_t *ptr);
 
+void pylon_sqlite3_sqlite3_traced_free(pylon_sqlite3_sqlite3_traced_t *ptr);
+
 extern void pylon_sqlite3_sqlite3_connection_drop_own(pylon_sqlite3_sqlite3_own_connection_t handle);
 
 extern void pylon_sqlite3_sqlite3_connection_drop_borrow(pylon_sqlite3_sqlite3_borrow_connection_t handle);
@@ -437,6 +460,8 @@ void pylon_sqlite3_sqlite3_result_void_sqlite_error_free(pylon_sqlite3_sqlite3_r
 void pylon_sqlite3_sqlite3_result_bool_sqlite_error_free(pylon_sqlite3_sqlite3_result_bool_sqlite_error_t *ptr);
 
 void pylon_sqlite3_sqlite3_result_list_u8_sqlite_error_free(pylon_sqlite3_sqlite3_result_list_u8_sqlite_error_t *ptr);
+
+void pylon_sqlite3_sqlite3_list_traced_free(pylon_sqlite3_sqlite3_list_traced_t *ptr);
 
 void pylon_sqlite3_sqlite3_result_own_blob_sqlite_error_free(pylon_sqlite3_sqlite3_result_own_blob_sqlite_error_t *ptr);
 
