@@ -296,7 +296,11 @@ pub fn select(caps: &[Cap], exts: &[Ext], wanted: Option<&[String]>) -> Result<(
 
 /// Builds the caps for wasm32-wasip2 in one cargo invocation; returns their components in
 /// the order of `caps`. Paths are remapped so the bytes do not depend on the checkout.
-pub fn build(layout: &crate::layout::Layout, caps: &[Cap]) -> Result<Vec<PathBuf>> {
+///
+/// C code in a cap's dependencies (built by cc-rs, e.g. SQLite's amalgamation) is compiled
+/// by the pinned zig through `xtask zig-cc` and archived by `zig ar`: no C toolchain of the
+/// host is involved, and the same prefix maps apply to it.
+pub fn build(layout: &crate::layout::Layout, caps: &[Cap], zig: &crate::deps::Zig) -> Result<Vec<PathBuf>> {
     if caps.is_empty() {
         return Ok(vec![]);
     }
@@ -316,12 +320,23 @@ pub fn build(layout: &crate::layout::Layout, caps: &[Cap]) -> Result<Vec<PathBuf
         layout.root.display(),
         cargo_home.display()
     );
-    duct::cmd(crate::runner::cargo(), &args)
+    let xtask = std::env::current_exe().context("cannot find the xtask binary for the zig-cc wrapper")?;
+    let cflags = format!(
+        "-ffile-prefix-map={}=/pylon -ffile-prefix-map={}=/cargo",
+        layout.root.display(),
+        cargo_home.display()
+    );
+    let mut cmd = duct::cmd(crate::runner::cargo(), &args)
         .dir(&layout.root)
         .env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", rustflags)
-        .stdout_to_stderr()
-        .run()
-        .context("building the caps failed")?;
+        .env("CC_wasm32_wasip2", format!("{} zig-cc", xtask.display()))
+        .env("AR_wasm32_wasip2", format!("{} ar", zig.exe.display()))
+        .env("CFLAGS_wasm32_wasip2", cflags)
+        .env(crate::cc::ZIG_ENV, &zig.exe);
+    for (k, v) in zig.env() {
+        cmd = cmd.env(k, v);
+    }
+    cmd.stdout_to_stderr().run().context("building the caps failed")?;
     step.done();
     let dir = crate::runner::target_dir(layout).join("wasm32-wasip2/release");
     caps.iter()

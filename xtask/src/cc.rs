@@ -1,14 +1,15 @@
-//! The C compiler the CPython build calls: `xtask zig-cc ARGS` runs `zig cc` for
-//! wasm32-wasi with the few adjustments zig needs. Being the xtask binary itself, it needs
+//! The C compiler the CPython build (and cc-rs, for C code in the caps) calls:
+//! `xtask zig-cc ARGS` runs `zig cc` for wasm32-wasi with the few adjustments zig needs. Being the xtask binary itself, it needs
 //! no script on disk and no wrapper to keep in sync.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 /// Changing what the wrapper does must rebuild CPython: this is part of the stage key.
-pub const WRAPPER_RECIPE: &str = "zig-cc v1: -target wasm32-wasi; drop -Wl,--stack-first; DATE/TIME from SOURCE_DATE_EPOCH";
+pub const WRAPPER_RECIPE: &str =
+    "zig-cc v2: -target wasm32-wasi; drop -Wl,--stack-first and --target=*; DATE/TIME from SOURCE_DATE_EPOCH";
 
-/// Set by the cpython stage in the environment of configure and make.
+/// Set by the cpython stage in the environment of configure and make, and by `caps::build`.
 pub const ZIG_ENV: &str = "PYLON_ZIG";
 
 pub fn zig_cc(args: Vec<OsString>) -> ExitCode {
@@ -17,8 +18,10 @@ pub fn zig_cc(args: Vec<OsString>) -> ExitCode {
         return ExitCode::from(2);
     };
     let mut full: Vec<OsString> = vec!["cc".into(), "-target".into(), "wasm32-wasi".into()];
-    // zig's linker driver rejects --stack-first; the stack size flags still apply.
-    full.extend(args.iter().filter(|a| *a != "-Wl,--stack-first").cloned());
+    // zig's linker driver rejects --stack-first; the stack size flags still apply. cc-rs
+    // (C code of the caps, for wasm32-wasip2) adds `--target=wasm32-wasip2`, which zig does
+    // not know: its objects for wasm32-wasi link into the Rust wasip2 component as they are.
+    full.extend(args.iter().filter(|a| *a != "-Wl,--stack-first" && !a.to_string_lossy().starts_with("--target=")).cloned());
     if args.iter().any(|a| a == "-c") {
         // zig rejects __DATE__/__TIME__ (-Wdate-time); CPython takes DATE/TIME macros
         // instead, which also makes the build info reproducible.

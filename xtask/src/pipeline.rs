@@ -35,8 +35,9 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let plan = Plan::load(&layout.root, &plan_path(args))?.for_exts(&selected, &exts)?;
 
     let inputs = deps::prepare(layout, false)?;
-    let native = cpython::native(layout, &inputs, args.force)?;
-    let cap_files = caps::build(layout, &selected)?;
+    let sqlite = cpython::sqlite_source(&layout.root)?;
+    let native = cpython::native(layout, &inputs, sqlite.as_ref(), args.force)?;
+    let cap_files = caps::build(layout, &selected, &inputs.zig)?;
     let glue = extglue::prepare(&exts, &generated)?;
     let recipe = WasiRecipe { profile: args.profile, setup_local: &glue.setup_local, tree_files: &glue.tree_files };
     let wasi = cpython::wasi(layout, &inputs, &native, &recipe, args.force)?;

@@ -7,6 +7,8 @@
 //! - `stderr-contains:` text the error output must contain
 //! - `host-file: NAME = TEXT` a file the script must leave in `{tmp}`
 //! - `stdin:` text fed to the runner's standard input
+//! - `native-before:` / `native-after:` Python code the native build python runs in `{tmp}`
+//!   before / after the pylon run (interoperability: files one side writes, the other reads)
 
 use anyhow::{Context, Result, bail};
 use std::fs;
@@ -20,6 +22,8 @@ pub struct Spec {
     pub stderr_contains: Vec<String>,
     pub host_files: Vec<(String, String)>,
     pub stdin: Option<String>,
+    pub native_before: Vec<String>,
+    pub native_after: Vec<String>,
 }
 
 pub fn parse_spec(source: &str) -> Result<Spec> {
@@ -33,6 +37,8 @@ pub fn parse_spec(source: &str) -> Result<Spec> {
             "exit" => spec.exit = value.parse().with_context(|| format!("bad exit code `{value}`"))?,
             "stderr-contains" => spec.stderr_contains.push(value.to_owned()),
             "stdin" => spec.stdin = Some(format!("{value}\n")),
+            "native-before" => spec.native_before.push(value.to_owned()),
+            "native-after" => spec.native_after.push(value.to_owned()),
             "host-file" => {
                 let Some((name, text)) = value.split_once('=') else { bail!("host-file wants `NAME = TEXT`") };
                 spec.host_files.push((name.trim().to_owned(), text.trim().to_owned()));
@@ -64,12 +70,27 @@ pub fn smoke_files(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Runs one smoke file; returns the reasons it failed (empty when it passed).
-pub fn run_one(runner: &Path, wasm: &Path, file: &Path, scratch: &Path) -> Result<Vec<String>> {
+/// Runs `code` with the native python in `dir`; the reason it failed, if it did.
+fn run_native(native: Option<&Path>, dir: &Path, code: &str, when: &str) -> Result<Option<String>> {
+    let Some(native) = native else { return Ok(Some(format!("{when}: needs the native python"))) };
+    let out = duct::cmd!(native, "-c", code).dir(dir).stdout_capture().stderr_capture().unchecked().run()?;
+    Ok((!out.status.success()).then(|| {
+        format!("{when} failed ({}):\n{}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    }))
+}
+
+/// Runs one smoke file; returns the reasons it failed (empty when it passed). `native` is
+/// the native build python, for the `native-before`/`native-after` steps.
+pub fn run_one(runner: &Path, wasm: &Path, file: &Path, scratch: &Path, native: Option<&Path>) -> Result<Vec<String>> {
     let spec = parse_spec(&fs::read_to_string(file)?).with_context(|| format!("header of {}", file.display()))?;
     let tmp = scratch.join(file.file_stem().unwrap());
     crate::deps::remove_dir_if_exists(&tmp)?;
     fs::create_dir_all(&tmp)?;
+    for code in &spec.native_before {
+        if let Some(failure) = run_native(native, &tmp, code, "native-before")? {
+            return Ok(vec![failure]);
+        }
+    }
     let subst = |s: &String| s.replace("{tmp}", &tmp.display().to_string());
     let mut args: Vec<String> = vec!["--wasm".into(), wasm.display().to_string()];
     args.extend(spec.pylon_args.iter().map(subst));
@@ -86,6 +107,11 @@ pub fn run_one(runner: &Path, wasm: &Path, file: &Path, scratch: &Path) -> Resul
     let stderr = String::from_utf8_lossy(&out.stderr);
     let mut failures = Vec::new();
     let code = out.status.code().unwrap_or(-1);
+    if code == spec.exit {
+        for code in &spec.native_after {
+            failures.extend(run_native(native, &tmp, code, "native-after")?);
+        }
+    }
     if code != spec.exit {
         failures.push(format!("exit code {code}, expected {}", spec.exit));
     }

@@ -87,7 +87,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     let (mut passed, mut failed) = (0, 0);
     for file in smoke::smoke_files(&layout.root)? {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let failures = smoke::run_one(&runner, &wasm, &file, &scratch)?;
+        let failures = smoke::run_one(&runner, &wasm, &file, &scratch, Some(&built.native_python))?;
         if failures.is_empty() {
             passed += 1;
             println!("smoke {name} ... ok");
@@ -165,7 +165,7 @@ fn dynlink_swap_check(layout: &Layout, built: &pipeline::Built, runner: &std::pa
         ensure!(pylon != pylon2, "serving `{id}` by `{to}` left pylon.wasm unchanged");
         let wasm = pipeline::output_dir(layout, &args).join("pylon.wasm");
         for file in &smoke_files {
-            let failures = smoke::run_one(runner, &wasm, file, &layout.cache.join("smoke"))?;
+            let failures = smoke::run_one(runner, &wasm, file, &layout.cache.join("smoke"), Some(&swapped.native_python))?;
             ensure!(failures.is_empty(), "with `{id}` served by `{to}`, {} failed:\n{}", file.display(), failures.join("\n"));
         }
         println!("    smoke ({} file(s)) with {to} ... ok", smoke_files.len());
@@ -269,7 +269,7 @@ fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
     for (name, kind) in demos {
         let module = addcap::Names::new(name, kind)?.module;
         let smoke = copy.join(format!("cpython-ext/{module}/smoke/{name}_smoke.py"));
-        let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"))?;
+        let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"), None)?;
         if !failures.is_empty() {
             bail!("the scaffolded {} cap's smoke test failed:\n{}", kind.name(), failures.join("\n"));
         }
