@@ -77,10 +77,15 @@ pub fn in_pylon(layout: &Layout, runner: &Path, variants: &[(String, std::path::
     let mut rows: Vec<(String, String, Vec<String>)> = Vec::new();
     for (i, (_, wasm)) in variants.iter().enumerate() {
         for file in &files {
-            let out = duct::cmd(runner, ["--wasm", &wasm.display().to_string(), &file.display().to_string()])
+            let run = duct::cmd(runner, ["--wasm", &wasm.display().to_string(), &file.display().to_string()])
+                .stdout_capture()
                 .stderr_capture()
-                .read()
-                .with_context(|| format!("{} failed inside {}", file.display(), wasm.display()))?;
+                .unchecked()
+                .run()?;
+            if !run.status.success() {
+                bail!("{} failed inside {}:\n{}", file.display(), wasm.display(), String::from_utf8_lossy(&run.stderr));
+            }
+            let out = String::from_utf8_lossy(&run.stdout);
             for line in out.lines() {
                 let parts: Vec<&str> = line.split('\t').collect();
                 let [name, value, unit] = parts[..] else { continue };

@@ -41,8 +41,8 @@ try:
 except ImportError:
     _ids_cap = None
 if _ids_cap is not None:
-    report("mux: _ids_cap.generate('ulid')", _ids_cap.generate, "ulid")
-    report("mux: _ids_cap.generate('uuid7')", _ids_cap.generate, "uuid7")
+    report("mux: _ids_cap.generate('ulid', None)", _ids_cap.generate, "ulid", None)
+    report("mux: _ids_cap.generate('uuid7', None)", _ids_cap.generate, "uuid7", None)
 
 try:
     import _crc32c
