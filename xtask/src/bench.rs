@@ -20,14 +20,7 @@ pub fn run(layout: &Layout, built: &Built, runner: &Path, runs: usize) -> Result
     step.done();
 
     let mut cases: Vec<(String, Vec<String>)> = vec![("startup (-c pass)".into(), vec!["-c".into(), "pass".into()])];
-    let dir = layout.root.join("pylon/bench");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        .collect();
-    files.sort();
-    for file in files {
+    for file in scripts(&layout.root.join("pylon/bench"))? {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         cases.push((name, vec![file.display().to_string()]));
     }
@@ -66,13 +59,7 @@ pub fn run(layout: &Layout, built: &Built, runner: &Path, runs: usize) -> Result
 /// modes and the dynlink providers with each other. Runs each script in every variant
 /// (pylon.wasm built with each provider) and prints one column per variant.
 pub fn in_pylon(layout: &Layout, runner: &Path, variants: &[(String, std::path::PathBuf)]) -> Result<()> {
-    let dir = layout.root.join("pylon/bench/in-pylon");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        .collect();
-    files.sort();
+    let files = scripts(&layout.root.join("pylon/bench/in-pylon"))?;
     let step = Step::start(format!("in-pylon measurements ({} script(s) x {} variant(s))", files.len(), variants.len()));
     let mut rows: Vec<(String, String, Vec<String>)> = Vec::new();
     for (i, (_, wasm)) in variants.iter().enumerate() {
@@ -114,6 +101,17 @@ pub fn in_pylon(layout: &Layout, runner: &Path, variants: &[(String, std::path::
         println!();
     }
     Ok(())
+}
+
+/// The `*.py` files directly in `dir`, sorted.
+fn scripts(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 fn time(exe: &Path, args: &[&str]) -> Result<Duration> {
