@@ -4,16 +4,58 @@
 //! needs editing: the build finds both through cargo_metadata and `cpython-ext/*/ext.toml`
 //! (a dynlink provider also gets its line in the plan, `caps/dynlink/plan.toml`).
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::caps::{DYNLINK_DIR, ENDPOINT_INTERFACE, Kind};
-use crate::deps::remove_dir_if_exists;
+use crate::caps::{Cap, DYNLINK_DIR, ENDPOINT_INTERFACE, Ext, Kind, LINKER_INTERFACE};
 use crate::layout::Layout;
 
+/// The longest cap name. Without a limit, file names (255 bytes each) break first:
+/// `caps/<name>` past 255 characters, cargo's fingerprint directory `cap-<name>-<16 hex>`
+/// past 234, a dynlink swap plan `target/dynlink-plans/<id>-<provider>.toml` (the name twice)
+/// past 124. 60 stays far from those and keeps the crate name `cap-<name>` within the 64
+/// characters a package registry accepts.
+const MAX_NAME_LEN: usize = 60;
+
+/// Rust's strict and reserved keywords, edition 2024 (the Rust Reference, "Keywords"; `gen`
+/// is reserved since 2024). A cap's name is the Rust module wit-bindgen makes of its WIT
+/// package (`exports::pylon::<name>::<name>`): wit-bindgen renames keywords to `<name>_`, so
+/// the generated lib.rs would not compile. Weak keywords (`union`, `raw`, `safe`,
+/// `macro_rules`) are ordinary identifiers there and stay allowed.
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct",
+    "super", "trait", "true", "type", "unsafe", "use", "where", "while", // strict
+    "abstract", "become", "box", "do", "final", "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual",
+    "yield", // reserved
+];
+
+/// Python 3.13's `keyword.kwlist`, lowercase ones (a cap name has no capitals): the facade
+/// module is the cap's name, and `import return` is a SyntaxError. The soft keywords
+/// (`keyword.softkwlist`: `_`, `case`, `match`, `type`) stay valid in what add-cap writes
+/// (`import case`, `case.echo(...)`), so they are not rejected as Python keywords; `match`
+/// and `type` fall to the Rust and WIT lists, `_` to the character rules.
+const PYTHON_KEYWORDS: &[&str] = &[
+    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except",
+    "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
+    "return", "try", "while", "with", "yield",
+];
+
+/// The keywords of wit-parser 0.258.3's lexer (`src/ast/lex.rs`; wit-bindgen 0.61.1 and the
+/// glue generator parse with it). A keyword is no identifier there, and the cap's WIT says
+/// `package pylon:<kebab>` and `interface <kebab>`; a dynlink id is an import of the linker's
+/// world (`import <kebab>: interface {...}`). Matched against the kebab spelling, so
+/// `error_context` is one too.
+const WIT_KEYWORDS: &[&str] = &[
+    "as", "async", "bool", "borrow", "char", "constructor", "enum", "error-context", "export", "f32", "f64", "flags",
+    "from", "func", "future", "import", "include", "interface", "list", "map", "option", "own", "package", "record",
+    "resource", "result", "s8", "s16", "s32", "s64", "static", "stream", "string", "tuple", "type", "u8", "u16", "u32",
+    "u64", "use", "variant", "with", "world",
+];
+
 pub struct Names {
-    /// `demo_echo`: the directory under `caps/`, the manifest's name.
+    /// `demo_echo`: the directory under `caps/`, the manifest's name, the facade module.
     pub name: String,
     /// `demo-echo`: WIT and Cargo spelling, and a dynlink provider's id.
     pub kebab: String,
@@ -22,50 +64,259 @@ pub struct Names {
     pub kind: Kind,
 }
 
+/// The name as errors show it: quoted, escaped, and cut short when it is long.
+fn shown(name: &str) -> String {
+    let count = name.chars().count();
+    if count <= 40 {
+        format!("\"{}\"", name.escape_debug())
+    } else {
+        let head: String = name.chars().take(24).collect();
+        format!("\"{}…\" ({count} characters)", head.escape_debug())
+    }
+}
+
 impl Names {
+    /// Checks everything that the name alone decides: characters, length, keywords of the
+    /// three languages it lands in, and that the derived identifiers agree.
     pub fn new(name: &str, kind: Kind) -> Result<Names> {
+        let n = shown(name);
+        ensure!(!name.is_empty(), "add-cap: the cap name is empty; use lowercase letters, digits and single underscores, e.g. demo_echo");
+        let len = name.chars().count();
+        ensure!(
+            len <= MAX_NAME_LEN,
+            "add-cap: {n} is too long: a cap name has at most {MAX_NAME_LEN} characters, so that the crate `cap-<name>` stays within \
+             the 64 characters of a package name and every file named after it within the 255 bytes of a file name — pick a shorter name"
+        );
         let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             && !name.ends_with('_')
             && !name.contains("__");
         ensure!(
             valid,
-            "`{name}` is not a valid cap name: use lowercase letters, digits and single underscores, starting with a letter (e.g. demo_echo)"
+            "add-cap: {n} is not a valid cap name: use lowercase letters, digits and single underscores, starting with a letter (e.g. demo_echo)"
         );
         // Each underscore-separated word becomes a WIT identifier word, which may not start
         // with a digit.
         ensure!(
             name.split('_').all(|w| w.chars().next().is_some_and(|c| c.is_ascii_lowercase())),
-            "`{name}`: every word of a cap name must start with a letter (WIT identifiers)"
+            "add-cap: {n}: every word of a cap name must start with a letter (each becomes a WIT identifier word)"
         );
+        let kebab = name.replace('_', "-");
+        let mut reasons = Vec::new();
+        if RUST_KEYWORDS.contains(&name) {
+            reasons.push(match kind {
+                Kind::Static | Kind::Mux => "a Rust keyword (the crate and its Rust module would not compile)".to_owned(),
+                // A provider's lib.rs never spells its name, but the rule is the same for every kind.
+                Kind::Dynlink => "a Rust keyword (as a static or mux cap its crate and Rust module would not compile; cap names are the same for every kind)".to_owned(),
+            });
+        }
+        if PYTHON_KEYWORDS.contains(&name) {
+            reasons.push(format!("a Python keyword (`import {name}` of its facade module would be a SyntaxError)"));
+        }
+        if WIT_KEYWORDS.contains(&kebab.as_str()) {
+            let spelled = if kebab == name { String::new() } else { format!(" as `{kebab}`") };
+            reasons.push(match kind {
+                Kind::Static | Kind::Mux => format!("a WIT keyword{spelled} (`package pylon:{kebab}` and `interface {kebab}` of its WIT would not parse)"),
+                Kind::Dynlink => format!("a WIT keyword{spelled} (`import {kebab}` of the dynlink linker's world would not parse)"),
+            });
+        }
+        ensure!(reasons.is_empty(), "add-cap: {n} is {} — pick another name", reasons.join(" and "));
+        // wit-bindgen names the Rust module after the snake case of the WIT package, and the
+        // generated lib.rs spells it as the cap's name: they must agree.
+        let snake = heck::ToSnakeCase::to_snake_case(kebab.as_str());
+        ensure!(snake == name, "add-cap: {n}: wit-bindgen would name its Rust module `{snake}`, not `{name}` — pick another name");
         let module = if kind == Kind::Dynlink { format!("_{name}") } else { format!("_{name}_cap") };
-        Ok(Names { name: name.to_owned(), kebab: name.replace('_', "-"), module, kind })
+        let names = Names { name: name.to_owned(), kebab, module, kind };
+        names.check_wit()?;
+        Ok(names)
+    }
+
+    /// A backstop for the keyword list: the WIT that carries the name must parse — the cap's
+    /// own, or for a provider the linker's world importing its id.
+    fn check_wit(&self) -> Result<()> {
+        let text = cap_wit(self).unwrap_or_else(|| {
+            let plan = crate::dynlink::Plan {
+                path: PathBuf::from(DYNLINK_DIR).join("plan.toml"),
+                sha256: String::new(),
+                serve: vec![(self.kebab.clone(), self.name.clone())],
+            };
+            crate::dynlink::linker_wit(&plan)
+        });
+        match wit_parser::UnresolvedPackageGroup::parse("add-cap.wit", &text) {
+            Ok(_) => Ok(()),
+            Err((map, e)) => bail!("add-cap: {}: the WIT it needs would not parse — pick another name\n{}", shown(&self.name), e.render(&map)),
+        }
+    }
+
+    /// The Python module of the facade (`<name>.py` at the stdlib's top).
+    fn facade_module(&self) -> &str {
+        &self.name
     }
 }
 
-/// Creates the cap; on any failure removes everything it created.
-pub fn add(layout: &Layout, name: &str, kind: Kind, facade: bool, stdlib_names: &[String]) -> Result<Vec<PathBuf>> {
-    let names = Names::new(name, kind)?;
+/// What the workspace already uses, by the discovery the build uses (never a hand list).
+#[derive(Default)]
+pub struct Taken {
+    /// (cap name, crate name).
+    caps: Vec<(String, String)>,
+    /// (WIT package such as `pylon:zlib`, who has it).
+    wit_packages: Vec<(String, String)>,
+    /// (top-level Python module, what provides it), for extension modules and facades.
+    modules: Vec<(String, String)>,
+    /// (dynlink id, who uses it): served by a provider, linked by an extension, or planned.
+    ids: Vec<(String, String)>,
+}
+
+impl Taken {
+    pub fn new(caps: &[Cap], exts: &[Ext], plan_ids: &[String]) -> Taken {
+        let package_of = |interface: &str| interface.split('/').next().unwrap_or(interface).to_owned();
+        let mut taken = Taken::default();
+        // The shared dynlink package belongs to no one cap.
+        for interface in [ENDPOINT_INTERFACE, LINKER_INTERFACE] {
+            taken.wit_packages.push((package_of(interface), format!("the dynlink WIT ({DYNLINK_DIR}/wit)")));
+        }
+        for cap in caps {
+            taken.caps.push((cap.name.clone(), cap.package.clone()));
+            for export in &cap.exports {
+                taken.wit_packages.push((package_of(export), format!("cap `{}`", cap.name)));
+            }
+            for id in &cap.serves {
+                taken.ids.push((id.clone(), format!("cap `{}` serves it", cap.name)));
+            }
+        }
+        for ext in exts {
+            taken.modules.push((ext.module.clone(), format!("the extension module of cpython-ext/{}", ext.module)));
+            for facade in &ext.facades {
+                let top = facade.install.split('/').next().unwrap_or(&facade.install);
+                let module = top.strip_suffix(".py").unwrap_or(top).to_owned();
+                taken.modules.push((module, format!("installed by the facade `{}` of cpython-ext/{}/ext.toml", facade.install, ext.module)));
+            }
+            for id in &ext.links {
+                taken.ids.push((id.clone(), format!("cpython-ext/{} links it", ext.module)));
+            }
+        }
+        for id in plan_ids {
+            taken.ids.push((id.clone(), format!("{DYNLINK_DIR}/plan.toml serves it")));
+        }
+        taken
+    }
+
+    /// The discovered workspace at `root`, with the ids its dynlink plan serves.
+    fn discover(root: &Path) -> Result<Taken> {
+        let (caps, exts) = crate::caps::discover(root)?;
+        let plan = root.join(DYNLINK_DIR).join("plan.toml");
+        let mut plan_ids = Vec::new();
+        if let Ok(text) = fs::read_to_string(&plan) {
+            let doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("{} is not valid TOML", plan.display()))?;
+            if let Some(serve) = doc.get("serve").and_then(|s| s.as_table()) {
+                plan_ids.extend(serve.iter().map(|(id, _)| id.to_owned()));
+            }
+        }
+        Ok(Taken::new(&caps, &exts, &plan_ids))
+    }
+
+    /// Fails, naming what is already there, when an identifier derived from `n` is in use.
+    pub fn check(&self, n: &Names, facade: bool) -> Result<()> {
+        let shown = shown(&n.name);
+        let crate_name = format!("cap-{}", n.kebab);
+        for (cap, package) in &self.caps {
+            ensure!(*cap != n.name, "add-cap: {shown}: there is a cap of that name already (caps/{cap}) — pick another name");
+            ensure!(*package != crate_name, "add-cap: {shown}: the crate name `{crate_name}` is taken by cap `{cap}` — pick another name");
+        }
+        // A provider has no WIT package of its own.
+        let wit_package = format!("pylon:{}", n.kebab);
+        if n.kind != Kind::Dynlink && let Some((_, who)) = self.wit_packages.iter().find(|(p, _)| *p == wit_package) {
+            bail!("add-cap: {shown}: the WIT package `{wit_package}` is taken by {who} — pick another name");
+        }
+        let module_user = |m: &str| self.modules.iter().find(|(module, _)| module == m).map(|(_, who)| who.as_str());
+        if let Some(who) = module_user(&n.module) {
+            bail!("add-cap: {shown}: its extension module `{}` is already {who} — pick another name", n.module);
+        }
+        if facade && let Some(who) = module_user(n.facade_module()) {
+            bail!(
+                "add-cap: {shown} --facade would install `{}.py`, but the module `{}` is already {who}: one would overwrite the other \
+                 — pick another name or drop --facade",
+                n.name,
+                n.facade_module()
+            );
+        }
+        if n.kind == Kind::Dynlink && let Some((_, who)) = self.ids.iter().find(|(id, _)| *id == n.kebab) {
+            bail!("add-cap: {shown}: the dynlink id `{}` is in use already ({who}) — pick another name", n.kebab);
+        }
+        Ok(())
+    }
+}
+
+/// Fails when the extension module (or, with a facade, the cap's name) is a module of
+/// CPython's stdlib: one of the two would shadow the other.
+pub fn check_stdlib(n: &Names, facade: bool, stdlib: &[String]) -> Result<()> {
+    let shown = shown(&n.name);
+    let is_stdlib = |m: &str| stdlib.iter().any(|s| s == m);
     ensure!(
-        !stdlib_names.iter().any(|m| *m == names.name || *m == names.module),
-        "`{name}` clashes with the stdlib module `{name}`; pick another name"
+        !is_stdlib(&n.module),
+        "add-cap: {shown}: its extension module `{}` is a module of CPython's stdlib — pick another name",
+        n.module
     );
+    ensure!(
+        !facade || !is_stdlib(n.facade_module()),
+        "add-cap: {shown} --facade would install `{}.py` over the stdlib module `{}` — pick another name or drop --facade",
+        n.name,
+        n.facade_module()
+    );
+    Ok(())
+}
+
+/// Creates the cap; on any failure removes everything it created. Every check runs before
+/// the first write: the name, what the workspace already has, then the stdlib's modules
+/// (`stdlib` is asked last: it may have to fetch the pinned CPython source).
+pub fn add(layout: &Layout, name: &str, kind: Kind, facade: bool, stdlib: impl FnOnce() -> Result<Vec<String>>) -> Result<Vec<PathBuf>> {
+    let names = Names::new(name, kind)?;
+    Taken::discover(&layout.root)?.check(&names, facade)?;
     let cap_dir = layout.root.join("caps").join(&names.name);
     let ext_dir = layout.root.join("cpython-ext").join(&names.module);
     for dir in [&cap_dir, &ext_dir] {
-        ensure!(!dir.exists(), "{} already exists: a cap named `{name}` is already there", dir.display());
+        ensure!(!dir.exists(), "add-cap: {} already exists: a cap named {} would write into it — pick another name", dir.display(), shown(name));
     }
+    check_stdlib(&names, facade, &stdlib()?)?;
     let plan = layout.root.join(DYNLINK_DIR).join("plan.toml");
-    let plan_before = fs::read(&plan).ok();
-    let result = write_files(layout, &names, facade, &cap_dir, &ext_dir);
-    if result.is_err() {
-        remove_dir_if_exists(&cap_dir)?;
-        remove_dir_if_exists(&ext_dir)?;
-        if let Some(bytes) = plan_before {
-            fs::write(&plan, bytes).with_context(|| format!("cannot restore {}", plan.display()))?;
+    with_rollback(&[&cap_dir, &ext_dir], &plan, || write_files(layout, &names, facade, &cap_dir, &ext_dir))
+}
+
+/// Runs `write`; if it fails, removes `dirs` (which did not exist before) and restores
+/// `plan`, then fails with the real cause first and what the rollback did after it.
+fn with_rollback<T>(dirs: &[&Path], plan: &Path, write: impl FnOnce() -> Result<T>) -> Result<T> {
+    let plan_before = fs::read(plan).ok();
+    let cause = match write() {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let mut undone = Vec::new();
+    let mut failed = Vec::new();
+    for dir in dirs {
+        // `symlink_metadata` fails for a path that was never created (even one too long
+        // to create): then there is nothing to remove.
+        if dir.symlink_metadata().is_err() {
+            continue;
+        }
+        match fs::remove_dir_all(dir) {
+            Ok(()) => undone.push(format!("removed {}", dir.display())),
+            Err(e) => failed.push(format!("cannot remove {}: {e}", dir.display())),
         }
     }
-    result
+    if let Some(bytes) = plan_before
+        && fs::read(plan).ok().as_deref() != Some(bytes.as_slice())
+    {
+        match fs::write(plan, &bytes) {
+            Ok(()) => undone.push(format!("restored {}", plan.display())),
+            Err(e) => failed.push(format!("cannot restore {}: {e}", plan.display())),
+        }
+    }
+    let note = match (undone.is_empty(), failed.is_empty()) {
+        (_, false) => format!("add-cap: rollback incomplete ({}); remove what is left by hand", failed.join("; ")),
+        (true, true) => "add-cap: nothing had been written".to_owned(),
+        (false, true) => format!("add-cap: rolled back: {}", undone.join(", ")),
+    };
+    Err(anyhow!("{cause:#}\n{note}"))
 }
 
 /// A dynlink provider is useless until the plan assigns it its id: add that line.
@@ -342,30 +593,340 @@ fn smoke_test(n: &Names, facade: bool) -> String {
     text
 }
 
-/// The stdlib's module names, from the build python when there is one, else the host's.
-pub fn stdlib_module_names(native: Option<&Path>) -> Result<Vec<String>> {
-    let python = native.map(|p| p.display().to_string()).unwrap_or_else(|| "python3".to_owned());
-    let out = duct::cmd!(python, "-c", "import sys; print('\\n'.join(sorted(sys.stdlib_module_names)))")
+/// The stdlib's module names of the pinned CPython, from `Python/stdlib_module_names.h` of
+/// its verified tarball (what `sys.stdlib_module_names` is built from): neither a hand list
+/// nor the host's Python, whose version may differ. deps fetches the tarball if needed.
+pub fn stdlib_module_names(layout: &Layout) -> Result<Vec<String>> {
+    const HEADER: &str = "Python/stdlib_module_names.h";
+    let tarball = crate::deps::cpython_tarball(layout).with_context(|| {
+        format!("add-cap: the stdlib's module names come from {HEADER} of the pinned CPython source, which could not be fetched and verified")
+    })?;
+    let text = duct::cmd!("tar", "-xOf", &tarball, "--wildcards", format!("*/{HEADER}"))
+        .stderr_capture()
         .read()
-        .context("cannot ask Python for the stdlib's module names")?;
-    let names: Vec<String> = out.lines().map(str::to_owned).collect();
-    if names.is_empty() {
-        bail!("Python listed no stdlib modules");
-    }
+        .with_context(|| format!("add-cap: cannot read {HEADER} from {}", tarball.display()))?;
+    parse_stdlib_module_names(&text).with_context(|| format!("add-cap: {HEADER} of {}", tarball.display()))
+}
+
+/// The quoted names of `_Py_stdlib_module_names[]`, one a line (`"zlib",`).
+fn parse_stdlib_module_names(header: &str) -> Result<Vec<String>> {
+    let names: Vec<String> = header
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\",").map(str::to_owned))
+        .collect();
+    ensure!(names.iter().any(|n| n == "sys"), "lists no stdlib modules (not even `sys`)");
     Ok(names)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::Facade;
+
+    fn err(name: &str, kind: Kind) -> String {
+        match Names::new(name, kind) {
+            Ok(_) => panic!("{name:?} ({}) was accepted", kind.name()),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    /// The names as they are, without the checks of `Names::new` (what add-cap used to write).
+    fn unchecked(name: &str, kind: Kind) -> Names {
+        let module = if kind == Kind::Dynlink { format!("_{name}") } else { format!("_{name}_cap") };
+        Names { name: name.to_owned(), kebab: name.replace('_', "-"), module, kind }
+    }
+
+    fn repo_root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    }
 
     #[test]
     fn names_are_validated() {
         let n = Names::new("demo_echo", Kind::Static).unwrap();
         assert_eq!((n.kebab.as_str(), n.module.as_str()), ("demo-echo", "_demo_echo_cap"));
         assert_eq!(Names::new("demo_link", Kind::Dynlink).unwrap().module, "_demo_link");
-        for bad in ["", "Demo", "1abc", "a-b", "a__b", "a_", "a_1b", "a b"] {
-            assert!(Names::new(bad, Kind::Static).is_err(), "{bad:?} was accepted");
+    }
+
+    #[test]
+    fn invalid_characters_are_rejected() {
+        for bad in ["Demo", "1abc", "a-b", "a__b", "a_", "a_1b", "a b", "démo", "demo.echo", "../x", "_x"] {
+            let e = err(bad, Kind::Static);
+            assert!(e.starts_with("add-cap: ") && e.contains("not a valid cap name") || e.contains("must start with a letter"), "{bad:?}: {e}");
         }
+        assert!(err("", Kind::Static).contains("is empty"));
+        assert!(err("a_1b", Kind::Static).contains("\"a_1b\": every word of a cap name must start with a letter"));
+    }
+
+    #[test]
+    fn good_names_pass() {
+        // `case` is a Python soft keyword, `union` a weak Rust keyword: both fine where used.
+        for good in ["demo_echo", "zlib2", "case", "union", "errors", "a"] {
+            for kind in Kind::ALL {
+                let n = Names::new(good, kind).unwrap_or_else(|e| panic!("{good:?} ({}): {e:#}", kind.name()));
+                check_stdlib(&n, true, &["sys".to_owned(), "zlib".to_owned()]).unwrap();
+            }
+        }
+        let (caps, exts) = crate::caps::discover(repo_root()).unwrap();
+        let taken = Taken::new(&caps, &exts, &[]);
+        for kind in Kind::ALL {
+            taken.check(&Names::new("demo_echo", kind).unwrap(), true).unwrap();
+        }
+    }
+
+    #[test]
+    fn rust_keywords_are_rejected() {
+        assert_eq!(
+            err("loop", Kind::Static),
+            "add-cap: \"loop\" is a Rust keyword (the crate and its Rust module would not compile) — pick another name"
+        );
+        for kw in ["match", "gen", "crate", "self", "abstract", "yield"] {
+            assert!(err(kw, Kind::Mux).contains(&format!("\"{kw}\" is a Rust keyword")), "{kw}");
+            assert!(err(kw, Kind::Dynlink).contains("is a Rust keyword"), "{kw}");
+        }
+    }
+
+    #[test]
+    fn python_keywords_are_rejected() {
+        let e = err("def", Kind::Static);
+        assert_eq!(e, "add-cap: \"def\" is a Python keyword (`import def` of its facade module would be a SyntaxError) — pick another name");
+        // `return` is both: every reason is given.
+        let e = err("return", Kind::Static);
+        assert!(e.contains("a Rust keyword") && e.contains("and a Python keyword (`import return`"), "{e}");
+        for kw in ["lambda", "nonlocal", "is", "not", "pass", "global"] {
+            assert!(err(kw, Kind::Dynlink).contains("is a Python keyword"), "{kw}");
+        }
+    }
+
+    #[test]
+    fn wit_keywords_are_rejected() {
+        assert_eq!(
+            err("list", Kind::Static),
+            "add-cap: \"list\" is a WIT keyword (`package pylon:list` and `interface list` of its WIT would not parse) — pick another name"
+        );
+        assert!(err("error_context", Kind::Mux).contains("is a WIT keyword as `error-context`"));
+        assert!(err("u8", Kind::Dynlink).contains("(`import u8` of the dynlink linker's world would not parse)"));
+        assert!(err("type", Kind::Static).contains("a Rust keyword") && err("type", Kind::Static).contains("and a WIT keyword"));
+    }
+
+    /// The list and the parser agree: each listed keyword breaks the WIT add-cap writes,
+    /// for every kind, and `check_wit` catches it even without the list.
+    #[test]
+    fn wit_keyword_list_matches_wit_parser() {
+        for kw in WIT_KEYWORDS {
+            for kind in Kind::ALL {
+                let n = unchecked(&kw.replace('-', "_"), kind);
+                assert!(n.check_wit().is_err(), "`{kw}` parses as a {} cap's identifier: not a WIT keyword", kind.name());
+            }
+        }
+        for kind in Kind::ALL {
+            unchecked("demo_echo", kind).check_wit().unwrap();
+        }
+    }
+
+    #[test]
+    fn python_keyword_list_matches_python() {
+        let Ok(out) = duct::cmd!("python3", "-c", "import keyword; print(' '.join(k for k in keyword.kwlist if k.islower()))").read() else {
+            eprintln!("no python3: keyword list not compared");
+            return;
+        };
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>(), PYTHON_KEYWORDS);
+    }
+
+    /// What add-cap writes in Python compiles for the names it accepts (a soft keyword too)
+    /// and does not for a keyword — the reason keywords are rejected.
+    #[test]
+    fn generated_python_compiles() {
+        let compiles = |source: String| -> Option<bool> {
+            let check = "import sys; compile(sys.stdin.read(), 'generated.py', 'exec')";
+            let out = duct::cmd!("python3", "-c", check).stdin_bytes(source).stderr_null().unchecked().run().ok()?;
+            Some(out.status.success())
+        };
+        if compiles(String::new()).is_none() {
+            eprintln!("no python3: generated Python not compiled");
+            return;
+        }
+        for kind in Kind::ALL {
+            for name in ["demo_echo", "case"] {
+                let n = Names::new(name, kind).unwrap();
+                assert_eq!(compiles(smoke_test(&n, true)), Some(true), "{name} smoke ({})", kind.name());
+                assert_eq!(compiles(facade_py(&n)), Some(true), "{name} facade ({})", kind.name());
+            }
+            assert_eq!(compiles(smoke_test(&unchecked("def", kind), true)), Some(false));
+        }
+    }
+
+    #[test]
+    fn too_long_names_are_rejected() {
+        let long = "a".repeat(300);
+        let e = err(&long, Kind::Static);
+        assert!(e.starts_with("add-cap: \"aaaaaaaaaaaaaaaaaaaaaaaa…\" (300 characters) is too long: a cap name has at most 60 characters"), "{e}");
+        Names::new(&"a".repeat(MAX_NAME_LEN), Kind::Dynlink).unwrap();
+        assert!(err(&"a".repeat(MAX_NAME_LEN + 1), Kind::Dynlink).contains("too long"));
+    }
+
+    #[test]
+    fn facade_clashes_with_a_discovered_facade() {
+        // The real workspace: cpython-ext/_crc32c installs crc32c.py, _zlib_cap zlib.py,
+        // _ids_cap the `ids` package.
+        let (caps, exts) = crate::caps::discover(repo_root()).unwrap();
+        let taken = Taken::new(&caps, &exts, &[]);
+        let e = format!("{:#}", taken.check(&Names::new("crc32c", Kind::Static).unwrap(), true).unwrap_err());
+        assert_eq!(
+            e,
+            "add-cap: \"crc32c\" --facade would install `crc32c.py`, but the module `crc32c` is already installed by the facade \
+             `crc32c.py` of cpython-ext/_crc32c/ext.toml: one would overwrite the other — pick another name or drop --facade"
+        );
+        // Without a facade nothing of `crc32c` (static) is taken...
+        taken.check(&Names::new("crc32c", Kind::Static).unwrap(), false).unwrap();
+        // ...but a provider's module `_crc32c` and its id are.
+        let e = format!("{:#}", taken.check(&Names::new("crc32c", Kind::Dynlink).unwrap(), false).unwrap_err());
+        assert!(e.contains("extension module `_crc32c` is already the extension module of cpython-ext/_crc32c"), "{e}");
+        let e = format!("{:#}", taken.check(&Names::new("zlib", Kind::Static).unwrap(), false).unwrap_err());
+        assert!(e.contains("there is a cap of that name already (caps/zlib)"), "{e}");
+    }
+
+    #[test]
+    fn other_clashes_are_rejected() {
+        let ext = |module: &str, install: &[&str], links: &[&str]| Ext {
+            module: module.to_owned(),
+            dir: PathBuf::from("cpython-ext").join(module),
+            caps: vec![],
+            sources: vec![],
+            links: links.iter().map(|s| s.to_string()).collect(),
+            facades: install.iter().map(|i| Facade { source: i.to_string(), install: i.to_string() }).collect(),
+        };
+        let exts = [ext("_uid_cap", &["ids/__init__.py", "ids/ulid.py"], &[]), ext("_hash", &[], &["hash"]), ext("_sqlite3_cap", &["_sqlite3.py"], &[])];
+        let taken = Taken::new(&[], &exts, &["planned".to_owned()]);
+        let check = |name: &str, kind: Kind, facade: bool| taken.check(&Names::new(name, kind).unwrap(), facade).map_err(|e| format!("{e:#}"));
+        assert!(check("ids", Kind::Mux, true).unwrap_err().contains("the module `ids` is already installed by the facade `ids/__init__.py`"));
+        assert!(check("sqlite3", Kind::Dynlink, false).unwrap_err().contains("`_sqlite3` is already installed by the facade `_sqlite3.py`"));
+        assert!(check("hash", Kind::Dynlink, false).unwrap_err().contains("extension module `_hash`"));
+        assert!(check("planned", Kind::Dynlink, false).unwrap_err().contains("the dynlink id `planned` is in use already (caps/dynlink/plan.toml serves it)"));
+        assert!(check("dynlink", Kind::Static, false).unwrap_err().contains("the WIT package `pylon:dynlink` is taken by the dynlink WIT"));
+        check("planned", Kind::Static, true).unwrap();
+    }
+
+    #[test]
+    fn stdlib_clashes_are_rejected() {
+        let stdlib: Vec<String> = ["json", "_json", "sys"].map(str::to_owned).to_vec();
+        let e = format!("{:#}", check_stdlib(&Names::new("json", Kind::Static).unwrap(), true, &stdlib).unwrap_err());
+        assert_eq!(e, "add-cap: \"json\" --facade would install `json.py` over the stdlib module `json` — pick another name or drop --facade");
+        // The extension module `_json_cap` is no stdlib module; a provider's `_json` is.
+        check_stdlib(&Names::new("json", Kind::Static).unwrap(), false, &stdlib).unwrap();
+        let e = format!("{:#}", check_stdlib(&Names::new("json", Kind::Dynlink).unwrap(), false, &stdlib).unwrap_err());
+        assert!(e.contains("its extension module `_json` is a module of CPython's stdlib"), "{e}");
+    }
+
+    #[test]
+    fn stdlib_names_parse_from_the_header() {
+        let header = "// Auto-generated by Tools/build/generate_stdlib_module_names.py.\n\nstatic const char* _Py_stdlib_module_names[] = {\n\"__future__\",\n\"_abc\",\n\"sys\",\n\"zlib\",\n};\n";
+        assert_eq!(parse_stdlib_module_names(header).unwrap(), ["__future__", "_abc", "sys", "zlib"]);
+        assert!(parse_stdlib_module_names("static const char* x[] = {\n};\n").is_err());
+    }
+
+    /// A scratch workspace: a cap-less Cargo workspace with the dynlink WIT and plan, and an
+    /// extension with a facade (`crc32c.py`).
+    fn scratch_workspace(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("pylon-addcap-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let write = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"caps/*\"]\nexclude = [\"caps/dynlink\"]\n\n[workspace.package]\nedition = \"2024\"\nlicense = \"MIT\"\npublish = false\n",
+        );
+        write("rust-toolchain.toml", &fs::read_to_string(repo_root().join("rust-toolchain.toml")).unwrap());
+        for entry in fs::read_dir(repo_root().join(DYNLINK_DIR).join("wit")).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            write(&format!("{DYNLINK_DIR}/wit/{name}"), &fs::read_to_string(entry.path()).unwrap());
+        }
+        write(&format!("{DYNLINK_DIR}/plan.toml"), "[serve]\n");
+        write("cpython-ext/_crc32c/ext.toml", "module = \"_crc32c\"\ncaps = []\nsources = []\n[[facade]]\nsource = \"crc32c.py\"\ninstall = \"crc32c.py\"\n");
+        write("cpython-ext/_crc32c/crc32c.py", "\"\"\"A facade.\"\"\"\n");
+        root
+    }
+
+    /// Every file under `root` but `target/`, with its contents.
+    fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_entry(|e| e.path() != root.join("target"))
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .map(|e| (e.path().strip_prefix(root).unwrap().to_path_buf(), fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn rejected_names_write_nothing() {
+        let root = scratch_workspace("reject");
+        let layout = Layout::at(&root).unwrap();
+        let before = tree(&root);
+        let stdlib = || Ok(vec!["json".to_owned(), "sys".to_owned()]);
+        let long = "a".repeat(300);
+        let cases: [(&str, Kind, bool, &str); 7] = [
+            ("return", Kind::Static, true, "is a Rust keyword"),
+            ("loop", Kind::Static, false, "is a Rust keyword"),
+            ("match", Kind::Mux, false, "is a Rust keyword"),
+            ("list", Kind::Dynlink, false, "is a WIT keyword"),
+            ("crc32c", Kind::Static, true, "one would overwrite the other"),
+            ("json", Kind::Static, true, "over the stdlib module `json`"),
+            (&long, Kind::Static, false, "is too long"),
+        ];
+        for (name, kind, facade, why) in cases {
+            let e = format!("{:#}", add(&layout, name, kind, facade, stdlib).unwrap_err());
+            assert!(e.contains(why), "{name}: {e}");
+            assert!(tree(&root) == before, "add-cap {name} changed the tree");
+        }
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn good_name_is_written_and_a_late_failure_rolls_back() {
+        let root = scratch_workspace("write");
+        let layout = Layout::at(&root).unwrap();
+        let stdlib = || Ok(vec!["sys".to_owned()]);
+        let written = add(&layout, "demo_echo", Kind::Static, true, stdlib).unwrap();
+        for file in ["caps/demo_echo/Cargo.toml", "caps/demo_echo/wit/demo-echo.wit", "cpython-ext/_demo_echo_cap/demo_echo.py"] {
+            assert!(written.contains(&root.join(file)), "{file} not written: {written:?}");
+        }
+        assert!(written.iter().any(|p| p.ends_with("gen/_demo_echo_cap.c")), "no glue: {written:?}");
+
+        // The glue of a provider needs the dynlink WIT: broken, the last step fails.
+        fs::write(root.join(DYNLINK_DIR).join("wit/broken.wit"), "this is not WIT").unwrap();
+        let before = tree(&root);
+        let e = format!("{:#}", add(&layout, "demo_link", Kind::Dynlink, true, stdlib).unwrap_err());
+        let (cause, note) = e.rsplit_once('\n').unwrap();
+        assert!(cause.starts_with("generating glue for _demo_link"), "the real cause is not first: {e}");
+        assert!(note.starts_with("add-cap: rolled back: removed ") && note.contains("restored "), "{note}");
+        assert!(tree(&root) == before, "the rollback left changes");
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn rollback_names_the_cause_first() {
+        let root = std::env::temp_dir().join(format!("pylon-addcap-rollback-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        let (made, never, plan) = (root.join("made"), root.join("x".repeat(300)), root.join("plan.toml"));
+        fs::write(&plan, "[serve]\n").unwrap();
+        let result: Result<()> = with_rollback(&[&made, &never], &plan, || {
+            fs::create_dir_all(made.join("src"))?;
+            fs::write(&plan, "[serve]\nx = \"y\"\n")?;
+            // What a too-long path does: the real cause, which rollback must not hide.
+            fs::create_dir_all(&never).context("cannot create the cap")
+        });
+        let e = format!("{:#}", result.unwrap_err());
+        let lines: Vec<&str> = e.lines().collect();
+        assert!(lines[0].starts_with("cannot create the cap: File name too long"), "{e}");
+        assert_eq!(lines[1], format!("add-cap: rolled back: removed {}, restored {}", made.display(), plan.display()));
+        assert!(!made.exists());
+        assert_eq!(fs::read_to_string(&plan).unwrap(), "[serve]\n");
+        fs::remove_dir_all(&root).unwrap();
     }
 }

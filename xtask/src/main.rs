@@ -83,7 +83,9 @@ enum Task {
     Repro,
     /// Scaffold a new cap: crate, WIT, CPython extension with generated glue, smoke test.
     AddCap {
-        /// The cap's name (lowercase, digits, underscores), e.g. `demo_echo`.
+        /// The cap's name, e.g. `demo_echo`: lowercase letters, digits and single
+        /// underscores, at most 60 characters, no Rust, Python or WIT keyword, and clashing
+        /// with no cap, extension, facade or stdlib module. Checked before anything is written.
         name: String,
         /// How it is linked: `static` (its own interface), `mux` (one interface, a scheme
         /// parameter) or `dynlink` (a provider behind the linker, added to the plan).

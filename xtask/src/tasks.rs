@@ -234,8 +234,7 @@ pub fn conformance(suites: &[String]) -> Result<()> {
 
 pub fn add_cap(name: &str, kind: caps::Kind, facade: bool) -> Result<()> {
     let layout = Layout::from_env()?;
-    let stdlib = addcap::stdlib_module_names(None)?;
-    let written = addcap::add(&layout, name, kind, facade, &stdlib)?;
+    let written = addcap::add(&layout, name, kind, facade, || addcap::stdlib_module_names(&layout))?;
     for path in &written {
         println!("written {}", path.strip_prefix(&layout.root).unwrap_or(path).display());
     }
