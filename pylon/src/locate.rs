@@ -13,6 +13,9 @@ const COMPONENT_REL: &str = "build/pylon.wasm";
 pub struct Component {
     /// Canonical (symlink-resolved) path of the `.wasm` file.
     pub wasm: PathBuf,
+    /// The path by which it was found (`--wasm`, `$PYLON_WASM` or `build/pylon.wasm`), made
+    /// absolute but not resolved: when it is a symlink, the link must be protected too.
+    pub named: PathBuf,
     /// `lib/` next to the canonical wasm file: `python313.zip` and `python3.13/lib-dynload/`.
     pub stdlib: PathBuf,
 }
@@ -21,10 +24,10 @@ pub struct Component {
 /// else upward from the runner executable (which lives in `target/<profile>/` of the repo, so
 /// `pylon` works from anywhere when run straight out of the build tree).
 pub fn find_component(explicit: Option<&str>) -> Result<Component> {
-    let wasm = if let Some(p) = explicit {
-        existing_file(Path::new(p), "--wasm")?
+    let (named, wasm) = if let Some(p) = explicit {
+        (absolute(Path::new(p)), existing_file(Path::new(p), "--wasm")?)
     } else if let Some(p) = env::var_os("PYLON_WASM").filter(|p| !p.is_empty()) {
-        existing_file(Path::new(&p), "$PYLON_WASM")?
+        (absolute(Path::new(&p)), existing_file(Path::new(&p), "$PYLON_WASM")?)
     } else {
         let mut roots = Vec::new();
         if let Ok(cwd) = env::current_dir() {
@@ -63,7 +66,11 @@ pub fn find_component(explicit: Option<&str>) -> Result<Component> {
             wasm.display()
         );
     }
-    Ok(Component { wasm, stdlib })
+    Ok(Component {
+        wasm,
+        named,
+        stdlib,
+    })
 }
 
 fn existing_file(p: &Path, source: &str) -> Result<PathBuf> {
@@ -77,12 +84,17 @@ fn existing_file(p: &Path, source: &str) -> Result<PathBuf> {
     }
 }
 
-fn search_upward(start: &Path) -> Option<PathBuf> {
+/// (the path found, its canonical form)
+fn search_upward(start: &Path) -> Option<(PathBuf, PathBuf)> {
     start
         .ancestors()
         .map(|d| d.join(COMPONENT_REL))
         .find(|p| p.is_file())
-        .and_then(|p| p.canonicalize().ok())
+        .and_then(|p| p.canonicalize().ok().map(|c| (absolute(&p), c)))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 #[cfg(test)]
@@ -104,8 +116,9 @@ mod tests {
         )
         .unwrap();
 
-        let found = search_upward(&deep).unwrap();
+        let (named, found) = search_upward(&deep).unwrap();
         assert_eq!(found, root.join("real/pylon.wasm").canonicalize().unwrap());
+        assert_eq!(named, root.join("a/build/pylon.wasm"));
         let c = find_component(Some(root.join("a/build/pylon.wasm").to_str().unwrap())).unwrap();
         assert_eq!(c.stdlib, root.join("real/lib").canonicalize().unwrap());
 

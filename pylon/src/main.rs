@@ -8,8 +8,10 @@
 
 mod cache;
 mod cli;
+mod guard;
 mod locate;
 mod run;
+mod stdio;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -80,7 +82,7 @@ fn real_main() -> i32 {
         .name("pylon-guest".into())
         .stack_size(run::THREAD_STACK)
         .spawn(move || {
-            let mut cache = cache::Cache::new(cache::default_dir());
+            let mut cache = cache::Cache::new(guest.cache_dir.clone());
             run::run(guest, &mut cache)
         });
     let result = match worker {
@@ -141,6 +143,34 @@ fn prepare(opts: Options) -> Result<Guest> {
         });
     }
 
+    let cache_dir = cache::default_dir();
+    let mut protected = vec![
+        guard::Protected::new("the Python component", &component.wasm),
+        guard::Protected::new("the Python component", &component.named),
+        guard::Protected::new("the Python stdlib", &component.stdlib),
+    ];
+    if let Some(dir) = &cache_dir {
+        protected.push(guard::Protected::new(guard::CACHE, dir));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        protected.push(guard::Protected::new("the pylon runner", &exe));
+    }
+    guard::check_writable_mounts(
+        opts.mounts
+            .iter()
+            .zip(&preopens[1..])
+            .filter(|(m, _)| !m.read_only)
+            .map(|(m, p)| {
+                let written = if m.guest == m.host {
+                    format!("--dir {}", m.host)
+                } else {
+                    format!("--dir {}::{}", m.host, m.guest)
+                };
+                (written, p.host.as_path())
+            }),
+        &protected,
+    )?;
+
     let mut python_args = opts.python_args;
     if let Some(i) = opts.script_index {
         let script = script_path(&python_args[i])?;
@@ -193,6 +223,7 @@ fn prepare(opts: Options) -> Result<Guest> {
     argv.extend(python_args);
     Ok(Guest {
         wasm: component.wasm,
+        cache_dir,
         argv,
         env,
         preopens,

@@ -10,6 +10,7 @@ use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::cache::{Cache, Outcome};
+use crate::stdio::HostOutput;
 
 /// Maximum native stack the guest may use. CPython's own WASI test runner uses
 /// `max-wasm-stack=8388608`; wasmtime's default (512 KiB) makes deep but legal Python recursion
@@ -35,6 +36,8 @@ pub struct Preopen {
 /// Everything the guest gets to see.
 pub struct Guest {
     pub wasm: PathBuf,
+    /// Compiled-code cache; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub preopens: Vec<Preopen>,
@@ -77,7 +80,9 @@ fn engine() -> Result<Engine> {
 fn wasi_ctx(g: &Guest) -> Result<WasiCtx> {
     let mut b = WasiCtxBuilder::new();
     // Only what the user granted: no inherited env, no host dirs unless preopened, no network.
-    b.inherit_stdio()
+    b.inherit_stdin()
+        .stdout(HostOutput::Stdout)
+        .stderr(HostOutput::Stderr)
         // Synchronous embedding: do filesystem calls on this thread instead of bouncing each
         // one through tokio's blocking pool (CPython start-up does hundreds of stats/opens).
         .allow_blocking_current_thread(true)
@@ -116,6 +121,7 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
     if debug {
         let what = match outcome {
             Outcome::Hit => "cache hit",
+            Outcome::Resealed => "cache hit (re-hashed and re-sealed)",
             Outcome::Compiled => "compiled and cached",
             Outcome::Uncached => "compiled (no cache)",
         };
