@@ -14,12 +14,17 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file =
+    let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    sha256_reader(file).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The sha256 of everything `reader` yields, for callers that open the file themselves.
+pub fn sha256_reader(mut reader: impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = reader.read(&mut buf)?;
         if n == 0 {
             break;
         }

@@ -57,7 +57,8 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
-    /// Recompute the sha256 of every artifact on disk and compare with the manifest.
+    /// Recompute the sha256 and size of every artifact under build/ and compare with the
+    /// manifest; check that build/pylon.wasm leads to its pylon.
     Verify {
         #[arg(long, value_enum, default_value_t = Profile::Release)]
         profile: Profile,
