@@ -12,7 +12,21 @@ use std::fmt;
 /// for `lib/python313.zip`, which is why the stdlib is mounted at `/usr/local/lib`.
 pub const PYTHON_ARGV0: &str = "/usr/local/bin/python3.13";
 
-pub const USAGE: &str = "\
+/// `pylon --help`.
+pub fn usage() -> String {
+    format!(
+        "{USAGE}
+Limits (the WASI preview1 adapter's; beyond them pylon exits 2):
+  start-up data of at most {} bytes: arguments and environment, counted
+  with 8 bytes per argument and 16 per variable; mounts at most {}, the
+  stdlib's and a SCRIPT's directory included
+",
+        crate::limits::STARTUP_BYTES_MAX,
+        crate::limits::PREOPENS_MAX
+    )
+}
+
+const USAGE: &str = "\
 usage: pylon [RUNNER-OPTIONS] [PYTHON-OPTIONS] [-c CMD | -m MOD | SCRIPT | -] [ARGS...]
 
 Runs CPython 3.13 (a WebAssembly component) in a sandbox: no host files, no host

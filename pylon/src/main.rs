@@ -9,6 +9,7 @@
 mod cache;
 mod cli;
 mod guard;
+mod limits;
 mod locate;
 mod run;
 mod stdio;
@@ -53,7 +54,7 @@ fn real_main() -> i32 {
     }
     let opts = match cli::parse(&args) {
         Ok(Command::Help) => {
-            print!("{}", cli::USAGE);
+            print!("{}", cli::usage());
             return 0;
         }
         Ok(Command::Version) => {
@@ -221,6 +222,7 @@ fn prepare(opts: Options) -> Result<Guest> {
     let mut argv = Vec::with_capacity(python_args.len() + 1);
     argv.push(cli::PYTHON_ARGV0.to_owned());
     argv.extend(python_args);
+    limits::check(&argv, &env, preopens.len())?;
     Ok(Guest {
         wasm: component.wasm,
         cache_dir,

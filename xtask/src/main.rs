@@ -22,6 +22,7 @@ mod pipeline;
 mod progress;
 mod repro;
 mod runner;
+mod sandbox;
 mod smoke;
 mod stdlib;
 mod tasks;

@@ -9,7 +9,7 @@ use crate::BuildArgs;
 use crate::layout::{Layout, Profile};
 use crate::manifest::Manifest;
 use crate::progress::Step;
-use crate::{addcap, bench, caps, conformance, deps, extglue, pipeline, repro, runner, smoke, verify as verify_stage};
+use crate::{addcap, bench, caps, conformance, deps, extglue, pipeline, repro, runner, sandbox, smoke, verify as verify_stage};
 
 pub fn deps(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
@@ -106,6 +106,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     if failed > 0 {
         bail!("{failed} smoke test(s) failed");
     }
+    sandbox::check(&runner, &wasm, &layout.cache.join("sandbox"))?;
     mux_schemes_check(&layout, &runner, &wasm)?;
     dynlink_swap_check(&layout, &built, &runner)?;
     add_cap_in_copy(&layout, &runner)?;
