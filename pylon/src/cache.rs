@@ -515,6 +515,15 @@ mod tests {
             .unwrap()
     }
 
+    /// A scratch directory holding `c.wasm` (the empty component) and a cache for it.
+    fn fixture(name: &str) -> (PathBuf, PathBuf, Engine, Cache) {
+        let root = scratch(name);
+        let wasm = root.join("c.wasm");
+        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
+        let cache = Cache::new(Some(root.join("cache")));
+        (root, wasm, Engine::default(), cache)
+    }
+
     fn scratch(name: &str) -> PathBuf {
         let root = std::env::temp_dir().join(format!("pylon-cache-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
@@ -524,11 +533,7 @@ mod tests {
 
     #[test]
     fn load_compiles_then_hits_and_recovers() {
-        let root = scratch("load");
-        let wasm = root.join("c.wasm");
-        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
-        let engine = Engine::default();
-        let mut cache = Cache::new(Some(root.join("cache")));
+        let (root, wasm, engine, mut cache) = fixture("load");
 
         assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Compiled);
         assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Hit);
@@ -551,11 +556,7 @@ mod tests {
     /// entry is recompiled once, then hits again.
     #[test]
     fn damage_in_place_costs_one_compile() {
-        let root = scratch("damage");
-        let wasm = root.join("c.wasm");
-        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
-        let engine = Engine::default();
-        let mut cache = Cache::new(Some(root.join("cache")));
+        let (root, wasm, engine, mut cache) = fixture("damage");
         assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Compiled);
         let artifact = cwasm_in(&root.join("cache"));
         let mut bytes = fs::read(&artifact).unwrap();
@@ -580,11 +581,7 @@ mod tests {
     /// A copied or restored cache keeps working: the bytes are re-hashed once and re-sealed.
     #[test]
     fn same_bytes_under_a_new_identity_are_resealed() {
-        let root = scratch("reseal");
-        let wasm = root.join("c.wasm");
-        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
-        let engine = Engine::default();
-        let mut cache = Cache::new(Some(root.join("cache")));
+        let (root, wasm, engine, mut cache) = fixture("reseal");
         assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Compiled);
         let artifact = cwasm_in(&root.join("cache"));
         let copy = root.join("copy");
@@ -605,12 +602,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn fifos_and_symlinks_in_the_cache_are_skipped() {
-        let root = scratch("fifo");
-        let wasm = root.join("c.wasm");
-        fs::write(&wasm, EMPTY_COMPONENT).unwrap();
-        let engine = Engine::default();
+        let (root, wasm, engine, mut cache) = fixture("fifo");
         let dir = root.join("cache");
-        let mut cache = Cache::new(Some(dir.clone()));
         assert_eq!(cache.load(&engine, &wasm).unwrap().1, Outcome::Compiled);
         let artifact = cwasm_in(&dir);
         let index = fs::read_dir(dir.join("index")).unwrap().next().unwrap().unwrap().path();

@@ -421,6 +421,22 @@ impl Reader<'_> {
     }
 }
 
+#[cfg(test)]
+impl Pins {
+    /// Pins of the right shape for tests.
+    pub fn sample() -> Pins {
+        Pins {
+            rust: "1".into(),
+            zig: "2".into(),
+            zig_sha256: "cd".repeat(32),
+            cpython: "3".into(),
+            cpython_sha256: "ef".repeat(32),
+            source_date_epoch: 5,
+            adapter: "a".into(),
+        }
+    }
+}
+
 /// The manifest with hashes and sizes blanked: what the shape snapshot looks at.
 #[cfg(test)]
 pub fn redacted(text: &str) -> String {
@@ -469,15 +485,7 @@ mod tests {
         let artifact = |name: &str| Artifact { name: name.into(), path: format!("build/{name}"), sha256: "ab".repeat(32), size: 7 };
         let manifest = Manifest {
             profile: "release".into(),
-            pins: Pins {
-                rust: "1".into(),
-                zig: "2".into(),
-                zig_sha256: "cd".repeat(32),
-                cpython: "3".into(),
-                cpython_sha256: "ef".repeat(32),
-                source_date_epoch: 5,
-                adapter: "a".into(),
-            },
+            pins: Pins::sample(),
             artifacts: vec![artifact("pylon")],
             caps: vec![CapRow {
                 name: "zlib".into(),

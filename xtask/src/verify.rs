@@ -369,15 +369,7 @@ mod tests {
         let pylon_sha256 = artifacts.iter().find(|a| a.name == "pylon").map(|a| a.sha256.clone()).unwrap_or_default();
         Manifest {
             profile: "release".into(),
-            pins: Pins {
-                rust: "1".into(),
-                zig: "2".into(),
-                zig_sha256: "cd".repeat(32),
-                cpython: "3".into(),
-                cpython_sha256: "ef".repeat(32),
-                source_date_epoch: 5,
-                adapter: "a".into(),
-            },
+            pins: Pins::sample(),
             artifacts,
             caps: caps
                 .into_iter()
