@@ -148,14 +148,14 @@ fn ensure_pin(layout: &Layout, pin: &Pin, check_only: bool) -> Result<PathBuf> {
 
 /// Fetches `pin` into the scratch dir `dir` and returns the path of its file there.
 fn fetch_into(pin: &Pin, dir: &Path) -> Result<PathBuf> {
-    if let Some(var) = &pin.local_env {
-        if let Some(local) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            let local = PathBuf::from(local);
-            eprintln!("    using {} from ${var}", local.display());
-            let to = dir.join(&pin.file);
-            fs::copy(&local, &to).with_context(|| format!("${var}: cannot copy {}", local.display()))?;
-            return Ok(to);
-        }
+    if let Some(var) = &pin.local_env
+        && let Some(local) = std::env::var_os(var).filter(|v| !v.is_empty())
+    {
+        let local = PathBuf::from(local);
+        eprintln!("    using {} from ${var}", local.display());
+        let to = dir.join(&pin.file);
+        fs::copy(&local, &to).with_context(|| format!("${var}: cannot copy {}", local.display()))?;
+        return Ok(to);
     }
     match pin.client.as_str() {
         "pip" => fetch_with_pip(pin, dir),
@@ -311,10 +311,10 @@ fn mirror_from_one_line(text: &str) -> Option<Mirror> {
                 }
             }
         }
-        if let [uri, suite, ..] = rest[..] {
-            if is_debian_archive(uri, &[suite]) {
-                return Some(Mirror { uri: uri.to_owned(), signed_by });
-            }
+        if let [uri, suite, ..] = rest[..]
+            && is_debian_archive(uri, &[suite])
+        {
+            return Some(Mirror { uri: uri.to_owned(), signed_by });
         }
     }
     None
