@@ -57,9 +57,8 @@ fn word(c: &[u8; 16], at: usize) -> u32 {
 /// `zlib.crc32(data, value)`.
 pub fn crc32c(value: u32, data: &[u8]) -> u32 {
     let mut crc = !value;
-    let mut chunks = data.chunks_exact(16);
-    for c in &mut chunks {
-        let c: &[u8; 16] = c.try_into().unwrap();
+    let (blocks, tail) = data.as_chunks::<16>();
+    for c in blocks {
         // Byte j of the block is followed by 15 - j more bytes: it goes through TABLES[15 - j].
         let (a, b, d, e) = (word(c, 0) ^ crc, word(c, 4), word(c, 8), word(c, 12));
         crc = t(15, a) ^ t(14, a >> 8) ^ t(13, a >> 16) ^ t(12, a >> 24)
@@ -67,7 +66,7 @@ pub fn crc32c(value: u32, data: &[u8]) -> u32 {
             ^ t(7, d) ^ t(6, d >> 8) ^ t(5, d >> 16) ^ t(4, d >> 24)
             ^ t(3, e) ^ t(2, e >> 8) ^ t(1, e >> 16) ^ t(0, e >> 24);
     }
-    for &byte in chunks.remainder() {
+    for &byte in tail {
         crc = (crc >> 8) ^ TABLES[0][((crc as u8) ^ byte) as usize];
     }
     !crc

@@ -326,11 +326,11 @@ pub fn compress(data: &[u8], level: i32, wbits: i32) -> Result<Vec<u8>> {
         input.arrange(&mut zst);
         let flush = if input.remains == 0 { Z_FINISH } else { Z_NO_FLUSH };
         loop {
-            if out.avail_out() == 0 {
-                if let Err(e) = out.grow() {
-                    deflate_end(&mut zst);
-                    return Err(e);
-                }
+            if out.avail_out() == 0
+                && let Err(e) = out.grow()
+            {
+                deflate_end(&mut zst);
+                return Err(e);
             }
             err = run(&mut out, &mut zst, |s| deflate(s, flush));
             if err == Z_STREAM_ERROR {
@@ -373,11 +373,11 @@ pub fn decompress(data: &[u8], wbits: i32, bufsize: usize) -> Result<Vec<u8>> {
         input.arrange(&mut zst);
         let flush = if input.remains == 0 { Z_FINISH } else { Z_NO_FLUSH };
         loop {
-            if out.avail_out() == 0 {
-                if let Err(e) = out.grow() {
-                    inflate_end(&mut zst);
-                    return Err(e);
-                }
+            if out.avail_out() == 0
+                && let Err(e) = out.grow()
+            {
+                inflate_end(&mut zst);
+                return Err(e);
             }
             err = run(&mut out, &mut zst, |s| inflate(s, flush));
             match err {
@@ -678,11 +678,11 @@ impl Decompressor {
             input.arrange(&mut self.zst);
             let flush = if input.remains == 0 { Z_FINISH } else { Z_NO_FLUSH };
             loop {
-                if out.avail_out() == 0 {
-                    if let Err(e) = out.grow() {
-                        self.unconsumed_tail = data;
-                        return Err(e);
-                    }
+                if out.avail_out() == 0
+                    && let Err(e) = out.grow()
+                {
+                    self.unconsumed_tail = data;
+                    return Err(e);
                 }
                 err = run(&mut out, &mut self.zst, |s| inflate(s, flush));
                 match err {

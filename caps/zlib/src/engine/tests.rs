@@ -19,7 +19,7 @@ fn mixed(n: usize) -> Vec<u8> {
     let mut x: u32 = 1;
     while out.len() < n {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        if (x >> 16) % 7 == 0 {
+        if (x >> 16).is_multiple_of(7) {
             out.extend((0..16).map(|i| (x >> (i % 24)) as u8));
         } else {
             out.extend_from_slice(&FOX[..(x >> 20) as usize % FOX.len()]);
