@@ -988,7 +988,7 @@ def connect(database, *args, **kwargs):
 # ---- Cursor ---------------------------------------------------------------------------
 
 _BATCH = 256
-_MANY_CHUNK = 4096
+_MANY_CHUNK = 4096  # the most rows one `run_many` call takes
 
 
 class Cursor:

@@ -8,7 +8,7 @@ use core::ffi::{c_char, c_int, c_void};
 use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString};
 use std::ptr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use libsqlite3_sys as ffi;
 
@@ -37,6 +37,17 @@ pub enum ParamColumn {
     Texts(Vec<String>),
     Blobs(Vec<Vec<u8>>),
     Values(Vec<Value>),
+}
+
+impl Value {
+    /// Roughly what the value weighs in a page, for [`PAGE_BYTES`].
+    fn size(&self) -> usize {
+        16 + match self {
+            Value::Text(s) => s.len(),
+            Value::TextBytes(b) | Value::Blob(b) => b.len(),
+            _ => 0,
+        }
+    }
 }
 
 impl ParamColumn {
@@ -71,6 +82,63 @@ impl Error {
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
+
+/// The `sqlite3_db_config` ops `Connection::db_config` accepts: the boolean options, whose
+/// variadic arguments are `(int onoff, int *result)`. The others take pointers or other
+/// shapes (`MAINDBNAME` a `const char*`, `LOOKASIDE` a buffer and two ints) or an integer
+/// that is not a boolean (`FP_DIGITS`): passing them `(int, int*)` would hand SQLite an
+/// integer as a pointer.
+pub const BOOLEAN_DBCONFIG_OPS: [c_int; 21] = [
+    ffi::SQLITE_DBCONFIG_ENABLE_FKEY,
+    ffi::SQLITE_DBCONFIG_ENABLE_TRIGGER,
+    ffi::SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER,
+    ffi::SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION,
+    ffi::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+    ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+    ffi::SQLITE_DBCONFIG_TRIGGER_EQP,
+    ffi::SQLITE_DBCONFIG_RESET_DATABASE,
+    ffi::SQLITE_DBCONFIG_DEFENSIVE,
+    ffi::SQLITE_DBCONFIG_WRITABLE_SCHEMA,
+    ffi::SQLITE_DBCONFIG_LEGACY_ALTER_TABLE,
+    ffi::SQLITE_DBCONFIG_DQS_DML,
+    ffi::SQLITE_DBCONFIG_DQS_DDL,
+    ffi::SQLITE_DBCONFIG_ENABLE_VIEW,
+    ffi::SQLITE_DBCONFIG_LEGACY_FILE_FORMAT,
+    ffi::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+    ffi::SQLITE_DBCONFIG_STMT_SCANSTATUS,
+    ffi::SQLITE_DBCONFIG_REVERSE_SCANORDER,
+    ffi::SQLITE_DBCONFIG_ENABLE_ATTACH_CREATE,
+    ffi::SQLITE_DBCONFIG_ENABLE_ATTACH_WRITE,
+    ffi::SQLITE_DBCONFIG_ENABLE_COMMENTS,
+];
+
+/// Most rows one `Statement::run_many` call runs (the facade sends chunks of this many): a
+/// call's work is bounded by it times one run of the statement, whatever the count asks.
+pub const MAX_RUN_MANY_ROWS: usize = 4096;
+
+/// The longest a connection waits for a lock (`busy_timeout` takes no more). In one pylon
+/// instance the holder of a lock is another connection of the same single thread, which
+/// cannot release it while this one sleeps (only `unix-dotfile` locks are shared with other
+/// processes): a long timeout would only hang the call, e.g. for the 24 days of 2**31-1 ms.
+pub const MAX_BUSY_TIMEOUT_MS: i32 = 10_000;
+
+/// A page ends after the row that takes its values past this many bytes, whatever
+/// `max_rows` says (`done` stays false; `fetch` goes on): a query that never ends, or huge
+/// values, must not exhaust the instance's memory in one call.
+pub const PAGE_BYTES: usize = 64 << 20;
+
+/// `bytes` copied, or SQLITE_NOMEM when the instance's memory cannot hold them (an
+/// allocation failure would abort the component).
+fn copy_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(bytes.len()).map_err(|_| Error::from_code(ffi::SQLITE_NOMEM))?;
+    v.extend_from_slice(bytes);
+    Ok(v)
+}
+
+fn misuse_owned(message: String) -> Error {
+    Error { code: ffi::SQLITE_MISUSE, extended_code: ffi::SQLITE_MISUSE, message }
+}
 
 /// The connection's current error, as `_pysqlite_seterror` reads it.
 fn db_error(db: *mut ffi::sqlite3) -> Error {
@@ -118,6 +186,47 @@ struct Db {
     raw: Cell<*mut ffi::sqlite3>,
     /// Statements recorded by the trace hook, while tracing is on.
     trace: RefCell<Vec<Traced>>,
+    /// The unfinished backups that write into this database. SQLite keeps a closed
+    /// connection alive (a zombie) for the backups it is the *source* of, not for those it
+    /// is the destination of: closing it frees it under them. So `close` finishes them first.
+    backups_into: BackupList,
+    /// The unfinished backups that read from it (see [`authorize`]).
+    backups_from: BackupList,
+}
+
+type BackupList = RefCell<Vec<Weak<Cell<*mut ffi::sqlite3_backup>>>>;
+
+/// Whether any backup of `list` is unfinished.
+fn unfinished(list: &BackupList) -> bool {
+    list.borrow().iter().any(|b| b.upgrade().is_some_and(|raw| !raw.get().is_null()))
+}
+
+/// Adds `raw` to `list`, dropping the entries of backups that are gone.
+fn enlist(list: &BackupList, raw: &Rc<Cell<*mut ffi::sqlite3_backup>>) {
+    let mut list = list.borrow_mut();
+    list.retain(|b| b.strong_count() > 0);
+    list.push(Rc::downgrade(raw));
+}
+
+/// The connection's authorizer (`sqlite3_set_authorizer`; the cap's own: Python's cannot be
+/// called from here). It refuses one thing: changing `temp_store` while a backup reads from
+/// the connection, because SQLite then closes the TEMP database under the backup, which
+/// goes on reading freed memory. Everything else is allowed.
+unsafe extern "C" fn authorize(
+    ctx: *mut c_void,
+    action: c_int,
+    name: *const c_char,
+    value: *const c_char,
+    _schema: *const c_char,
+    _trigger: *const c_char,
+) -> c_int {
+    if action != ffi::SQLITE_PRAGMA || ctx.is_null() || name.is_null() || value.is_null() {
+        return ffi::SQLITE_OK;
+    }
+    let pragma = unsafe { CStr::from_ptr(name) }.to_bytes();
+    let db = unsafe { &*(ctx as *const Db) };
+    let temp_store = pragma.eq_ignore_ascii_case(b"temp_store") || pragma.eq_ignore_ascii_case(b"temp_store_directory");
+    if temp_store && unfinished(&db.backups_from) { ffi::SQLITE_DENY } else { ffi::SQLITE_OK }
 }
 
 /// A statement SQLite ran while tracing was on.
@@ -150,13 +259,44 @@ unsafe extern "C" fn trace_hook(kind: core::ffi::c_uint, ctx: *mut c_void, stmt:
 }
 
 impl Db {
+    /// The connection to work on: open, and not the destination of an unfinished backup.
     fn get(&self) -> Result<*mut ffi::sqlite3> {
+        let db = self.open()?;
+        self.not_in_backup()?;
+        Ok(db)
+    }
+
+    /// The connection, unless closed (for the backup itself and for plain counters).
+    fn open(&self) -> Result<*mut ffi::sqlite3> {
         let db = self.raw.get();
         if db.is_null() { Err(Error::misuse("Cannot operate on a closed database.")) } else { Ok(db) }
     }
 
+    /// SQLite does not support using a backup's destination until the backup is finished
+    /// (a write or a deserialize there while it runs crashes `sqlite3_backup_step`), so
+    /// the connection, its statements and its blobs refuse to run meanwhile.
+    fn not_in_backup(&self) -> Result<()> {
+        if unfinished(&self.backups_into) {
+            return Err(Error {
+                code: ffi::SQLITE_BUSY,
+                extended_code: ffi::SQLITE_BUSY,
+                message: "the connection is the destination of an unfinished backup (finish or close the backup first)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn new(raw: *mut ffi::sqlite3) -> Db {
+        Db { raw: Cell::new(raw), trace: RefCell::new(Vec::new()), backups_into: RefCell::default(), backups_from: RefCell::default() }
+    }
+
     fn close(&self) {
         let db = self.raw.replace(ptr::null_mut());
+        for backup in self.backups_into.take() {
+            if let Some(raw) = backup.upgrade().map(|cell| cell.replace(ptr::null_mut())).filter(|raw| !raw.is_null()) {
+                unsafe { ffi::sqlite3_backup_finish(raw) };
+            }
+        }
         if !db.is_null() {
             // v2: with statements, blobs or backups still alive the connection lingers
             // until the last of them is finalized (by its drop).
@@ -227,7 +367,10 @@ impl Connection {
             unsafe { sqlite3_close_v2(db) };
             return Err(err);
         }
-        let conn = Connection { db: Rc::new(Db { raw: Cell::new(db), trace: RefCell::new(Vec::new()) }) };
+        let conn = Connection { db: Rc::new(Db::new(db)) };
+        // The Db outlives the sqlite3 connection: statements (which may be re-prepared)
+        // keep both alive, a zombie connection included.
+        unsafe { ffi::sqlite3_set_authorizer(db, Some(authorize), Rc::as_ptr(&conn.db) as *mut c_void) };
         // libsqlite3-sys compiles with SQLITE_DEFAULT_FOREIGN_KEYS=1; back to SQLite's default
         // (PRAGMA foreign_keys still turns it on).
         conn.db_config(ffi::SQLITE_DBCONFIG_ENABLE_FKEY, 0)?;
@@ -248,7 +391,7 @@ impl Connection {
         }
         let used = if tail.is_null() { sql.len() } else { (tail as usize) - (sql.as_ptr() as usize) };
         let has_tail = lstrip_sql(&sql.as_bytes()[used.min(sql.len())..]).is_some();
-        let stmt = (!stmt.is_null()).then(|| Statement { _db: self.db.clone(), raw: stmt, reprepared: Cell::new(0) });
+        let stmt = (!stmt.is_null()).then(|| Statement { db: self.db.clone(), raw: stmt, reprepared: Cell::new(0) });
         Ok((stmt, has_tail))
     }
 
@@ -259,8 +402,9 @@ impl Connection {
         if rc != ffi::SQLITE_OK { Err(db_error(db)) } else { Ok(()) }
     }
 
+    /// Counters and flags, also readable while a backup writes into the connection.
     fn with_db<T>(&self, f: impl FnOnce(*mut ffi::sqlite3) -> T, closed: T) -> T {
-        match self.db.get() {
+        match self.db.open() {
             Ok(db) => f(db),
             Err(_) => closed,
         }
@@ -282,9 +426,10 @@ impl Connection {
         self.with_db(|db| unsafe { ffi::sqlite3_get_autocommit(db) != 0 }, true)
     }
 
+    /// At most [`MAX_BUSY_TIMEOUT_MS`].
     pub fn busy_timeout(&self, ms: i32) -> Result<()> {
         let db = self.db.get()?;
-        let rc = unsafe { ffi::sqlite3_busy_timeout(db, ms) };
+        let rc = unsafe { ffi::sqlite3_busy_timeout(db, ms.min(MAX_BUSY_TIMEOUT_MS)) };
         if rc != ffi::SQLITE_OK { Err(db_error(db)) } else { Ok(()) }
     }
 
@@ -296,7 +441,21 @@ impl Connection {
         self.with_db(|db| unsafe { ffi::sqlite3_limit(db, category, value) }, -1)
     }
 
+    /// A boolean option ([`BOOLEAN_DBCONFIG_OPS`]); any other op is refused, by name.
     pub fn db_config(&self, op: i32, value: i32) -> Result<bool> {
+        if !BOOLEAN_DBCONFIG_OPS.contains(&op) {
+            let what = match op {
+                ffi::SQLITE_DBCONFIG_MAINDBNAME => " (SQLITE_DBCONFIG_MAINDBNAME takes a string)".to_owned(),
+                ffi::SQLITE_DBCONFIG_LOOKASIDE => " (SQLITE_DBCONFIG_LOOKASIDE takes a buffer)".to_owned(),
+                ffi::SQLITE_DBCONFIG_FP_DIGITS => " (SQLITE_DBCONFIG_FP_DIGITS is not a boolean option)".to_owned(),
+                _ => String::new(),
+            };
+            return Err(misuse_owned(format!(
+                "db_config: unsupported op {op}{what}; only the boolean options {}..={} are accepted",
+                ffi::SQLITE_DBCONFIG_ENABLE_FKEY,
+                ffi::SQLITE_DBCONFIG_ENABLE_COMMENTS
+            )));
+        }
         let db = self.db.get()?;
         let mut out: c_int = 0;
         let rc = unsafe { ffi::sqlite3_db_config(db, op, value, &mut out as *mut c_int) };
@@ -315,9 +474,9 @@ impl Connection {
                 message: format!("unable to serialize '{}'", name.to_string_lossy()),
             });
         }
-        let bytes = unsafe { std::slice::from_raw_parts(data, size as usize).to_vec() };
+        let bytes = copy_bytes(unsafe { std::slice::from_raw_parts(data, usize::try_from(size).unwrap_or(0)) });
         unsafe { ffi::sqlite3_free(data.cast()) };
-        Ok(bytes)
+        bytes
     }
 
     pub fn deserialize(&self, name: &str, data: &[u8]) -> Result<()> {
@@ -410,7 +569,7 @@ pub fn lstrip_sql(sql: &[u8]) -> Option<usize> {
 /// A prepared statement; finalized when dropped.
 pub struct Statement {
     /// Keeps the `Db` (not the connection: `sqlite3_close_v2` waits for the statement).
-    _db: Rc<Db>,
+    db: Rc<Db>,
     raw: *mut ffi::sqlite3_stmt,
     /// `SQLITE_STMTSTATUS_REPREPARE` when the columns were last reported.
     reprepared: Cell<c_int>,
@@ -530,6 +689,7 @@ impl Statement {
     }
 
     pub fn run(&self, params: &[Value], begin: Option<&str>, options: &FetchOptions) -> Result<Page> {
+        self.db.not_in_backup()?;
         let db = self.db();
         self.reset();
         self.begin(db, begin)?;
@@ -538,19 +698,31 @@ impl Statement {
     }
 
     pub fn fetch(&self, options: &FetchOptions) -> Result<Page> {
+        self.db.not_in_backup()?;
         let db = self.db();
         let mut page = Page::default();
+        let mut bytes = 0usize;
         loop {
             if options.max_rows != 0 && page.rows.len() >= options.max_rows as usize {
+                break;
+            }
+            if bytes > PAGE_BYTES {
                 break;
             }
             let rc = unsafe { ffi::sqlite3_step(self.raw) };
             match rc {
                 ffi::SQLITE_ROW => {
-                    let row = self.row(options);
+                    let row = match self.row(options) {
+                        Ok(row) if page.rows.try_reserve(1).is_ok() => row,
+                        Ok(_) | Err(_) => {
+                            self.reset();
+                            return Err(Error::from_code(ffi::SQLITE_NOMEM));
+                        }
+                    };
                     if !options.text_as_bytes && row.iter().any(|v| matches!(v, Value::TextBytes(_))) {
                         page.undecodable = true;
                     }
+                    bytes = bytes.saturating_add(row.iter().map(Value::size).sum::<usize>());
                     page.rows.push(row);
                 }
                 ffi::SQLITE_DONE => {
@@ -573,50 +745,64 @@ impl Statement {
         Ok(page)
     }
 
-    fn row(&self, options: &FetchOptions) -> Vec<Value> {
+    /// The current row; SQLITE_NOMEM if its values do not fit the instance's memory.
+    fn row(&self, options: &FetchOptions) -> Result<Vec<Value>> {
         let n = unsafe { ffi::sqlite3_data_count(self.raw) };
-        (0..n)
-            .map(|i| unsafe {
-                if options.bytes_columns.contains(&(i as u32)) {
-                    let blob = ffi::sqlite3_column_blob(self.raw, i);
-                    if blob.is_null() {
-                        return Value::Null;
-                    }
-                    let len = ffi::sqlite3_column_bytes(self.raw, i) as usize;
-                    return Value::Blob(std::slice::from_raw_parts(blob.cast::<u8>(), len).to_vec());
-                }
-                match ffi::sqlite3_column_type(self.raw, i) {
-                    ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(self.raw, i)),
-                    ffi::SQLITE_FLOAT => Value::Real(ffi::sqlite3_column_double(self.raw, i)),
-                    ffi::SQLITE_TEXT => {
-                        let text = ffi::sqlite3_column_text(self.raw, i);
-                        let len = ffi::sqlite3_column_bytes(self.raw, i) as usize;
-                        let bytes = if text.is_null() { &[][..] } else { std::slice::from_raw_parts(text, len) };
-                        if options.text_as_bytes {
-                            Value::TextBytes(bytes.to_vec())
-                        } else {
-                            match std::str::from_utf8(bytes) {
-                                Ok(s) => Value::Text(s.to_owned()),
-                                Err(_) => Value::TextBytes(bytes.to_vec()),
-                            }
-                        }
-                    }
-                    ffi::SQLITE_BLOB => {
-                        let blob = ffi::sqlite3_column_blob(self.raw, i);
-                        let len = ffi::sqlite3_column_bytes(self.raw, i) as usize;
-                        let bytes = if blob.is_null() { &[][..] } else { std::slice::from_raw_parts(blob.cast::<u8>(), len) };
-                        Value::Blob(bytes.to_vec())
-                    }
-                    _ => Value::Null,
-                }
-            })
-            .collect()
+        let mut row = Vec::new();
+        row.try_reserve_exact(usize::try_from(n).unwrap_or(0)).map_err(|_| Error::from_code(ffi::SQLITE_NOMEM))?;
+        for i in 0..n {
+            row.push(self.column(i, options)?);
+        }
+        Ok(row)
     }
 
+    /// `len` bytes at `ptr` (SQLite's column memory), or none when it is NULL.
+    unsafe fn column_bytes(&self, ptr: *const u8, i: c_int) -> &[u8] {
+        let len = usize::try_from(unsafe { ffi::sqlite3_column_bytes(self.raw, i) }).unwrap_or(0);
+        if ptr.is_null() { &[] } else { unsafe { std::slice::from_raw_parts(ptr, len) } }
+    }
+
+    fn column(&self, i: c_int, options: &FetchOptions) -> Result<Value> {
+        unsafe {
+            if options.bytes_columns.contains(&(i as u32)) {
+                let blob = ffi::sqlite3_column_blob(self.raw, i);
+                if blob.is_null() {
+                    return Ok(Value::Null);
+                }
+                return Ok(Value::Blob(copy_bytes(self.column_bytes(blob.cast(), i))?));
+            }
+            Ok(match ffi::sqlite3_column_type(self.raw, i) {
+                ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(self.raw, i)),
+                ffi::SQLITE_FLOAT => Value::Real(ffi::sqlite3_column_double(self.raw, i)),
+                ffi::SQLITE_TEXT => {
+                    let bytes = self.column_bytes(ffi::sqlite3_column_text(self.raw, i), i);
+                    if !options.text_as_bytes && std::str::from_utf8(bytes).is_ok() {
+                        // SAFETY: just checked to be UTF-8.
+                        Value::Text(String::from_utf8_unchecked(copy_bytes(bytes)?))
+                    } else {
+                        Value::TextBytes(copy_bytes(bytes)?)
+                    }
+                }
+                ffi::SQLITE_BLOB => Value::Blob(copy_bytes(self.column_bytes(ffi::sqlite3_column_blob(self.raw, i).cast(), i))?),
+                _ => Value::Null,
+            })
+        }
+    }
+
+    /// `rows` is the length of every column, and at most [`MAX_RUN_MANY_ROWS`]: a count the
+    /// data does not back, or a batch too long for one call, is refused before anything runs.
     pub fn run_many(&self, columns: &[ParamColumn], rows: usize, begin: Option<&str>) -> Result<Page> {
+        self.db.not_in_backup()?;
         let db = self.db();
-        if let Some(short) = columns.iter().find(|c| c.len() < rows) {
-            return Err(Error::misuse(&format!("a parameter column holds {} values for {rows} rows", short.len())));
+        if let Some((i, other)) = columns.iter().enumerate().find(|(_, c)| c.len() != rows) {
+            return Err(misuse_owned(format!(
+                "run_many: parameter column {} holds {} values for {rows} rows (each column holds one value per row)",
+                i + 1,
+                other.len()
+            )));
+        }
+        if rows > MAX_RUN_MANY_ROWS {
+            return Err(misuse_owned(format!("run_many: {rows} rows; at most {MAX_RUN_MANY_ROWS} per call")));
         }
         self.reset();
         self.begin(db, begin)?;
@@ -657,16 +843,29 @@ impl Blob {
         unsafe { ffi::sqlite3_blob_bytes(self.raw) }
     }
 
+    /// `length` bytes at `offset`, which must lie within the blob: checked before the
+    /// buffer is allocated, so a huge `length` is an error, not an allocation.
     pub fn read(&self, offset: i32, length: i32) -> Result<Vec<u8>> {
         let db = self.db.get()?;
-        let mut buf = vec![0u8; length.max(0) as usize];
+        let size = self.length();
+        if offset < 0 || length < 0 || i64::from(offset) + i64::from(length) > i64::from(size) {
+            return Err(Error {
+                code: ffi::SQLITE_ERROR,
+                extended_code: ffi::SQLITE_ERROR,
+                message: format!("blob read of {length} bytes at offset {offset} is outside the blob ({size} bytes)"),
+            });
+        }
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(length as usize).map_err(|_| Error::from_code(ffi::SQLITE_NOMEM))?;
+        buf.resize(length as usize, 0);
         let rc = unsafe { ffi::sqlite3_blob_read(self.raw, buf.as_mut_ptr().cast::<c_void>(), length, offset) };
         if rc != ffi::SQLITE_OK { Err(db_error(db)) } else { Ok(buf) }
     }
 
     pub fn write(&self, offset: i32, data: &[u8]) -> Result<()> {
         let db = self.db.get()?;
-        let rc = unsafe { ffi::sqlite3_blob_write(self.raw, data.as_ptr().cast::<c_void>(), data.len() as c_int, offset) };
+        let len = c_int::try_from(data.len()).map_err(|_| Error::from_code(ffi::SQLITE_TOOBIG))?;
+        let rc = unsafe { ffi::sqlite3_blob_write(self.raw, data.as_ptr().cast::<c_void>(), len, offset) };
         if rc != ffi::SQLITE_OK { Err(db_error(db)) } else { Ok(()) }
     }
 }
@@ -681,7 +880,8 @@ impl Drop for Blob {
 pub struct Backup {
     target: Rc<Db>,
     _source: Rc<Db>,
-    raw: Cell<*mut ffi::sqlite3_backup>,
+    /// Null once finished, by `finish` or by the target's `close`.
+    raw: Rc<Cell<*mut ffi::sqlite3_backup>>,
 }
 
 /// One backup step's status and counters.
@@ -700,15 +900,18 @@ impl Backup {
         if raw.is_null() {
             return Err(db_error(t));
         }
-        Ok(Backup { target: target.db.clone(), _source: source.db.clone(), raw: Cell::new(raw) })
+        let raw = Rc::new(Cell::new(raw));
+        enlist(&target.db.backups_into, &raw);
+        enlist(&source.db.backups_from, &raw);
+        Ok(Backup { target: target.db.clone(), _source: source.db.clone(), raw })
     }
 
     pub fn step(&self, pages: i32) -> Result<Progress> {
+        self.target.open()?;
         let raw = self.raw.get();
         if raw.is_null() {
             return Err(Error::misuse("backup is finished"));
         }
-        self.target.get()?;
         unsafe {
             let status = ffi::sqlite3_backup_step(raw, pages);
             Ok(Progress { status, remaining: ffi::sqlite3_backup_remaining(raw), pagecount: ffi::sqlite3_backup_pagecount(raw) })
@@ -724,7 +927,7 @@ impl Backup {
         if rc == ffi::SQLITE_OK {
             return Ok(());
         }
-        match self.target.get() {
+        match self.target.open() {
             Ok(db) => Err(db_error(db)),
             Err(_) => Err(Error::from_code(rc)),
         }
@@ -853,6 +1056,169 @@ mod tests {
         let cols = s.run(&[], None, &all()).unwrap().columns.unwrap();
         assert_eq!(cols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(s.run(&[], None, &all()).unwrap().columns, None);
+    }
+
+    /// Only the boolean `(int, int*)` ops reach the variadic `sqlite3_db_config`; the
+    /// others (1000 takes a string, 1001 a buffer: an int there was read as a pointer and
+    /// trapped) are refused by name, and the connection stays usable.
+    #[test]
+    fn db_config_takes_boolean_ops_only() {
+        let c = mem();
+        for op in BOOLEAN_DBCONFIG_OPS {
+            c.db_config(op, -1).unwrap();
+        }
+        assert!(c.db_config(ffi::SQLITE_DBCONFIG_ENABLE_TRIGGER, 0).map(|on| !on).unwrap());
+        for (op, name) in [(1000, "MAINDBNAME"), (1001, "LOOKASIDE"), (1023, "FP_DIGITS"), (-1, ""), (0, ""), (1024, ""), (i32::MAX, "")] {
+            let err = c.db_config(op, -1).unwrap_err();
+            assert_eq!(err.code, ffi::SQLITE_MISUSE);
+            assert!(err.message.contains(&format!("op {op}")) && err.message.contains(name), "{}", err.message);
+        }
+        let image = c.serialize("main").unwrap();
+        c.deserialize("main", &image).unwrap();
+        let s = c.prepare("select 1").unwrap().0.unwrap();
+        assert_eq!(s.run(&[], None, &all()).unwrap().rows, vec![vec![Value::Integer(1)]]);
+    }
+
+    #[test]
+    fn blob_ranges_are_checked_before_allocating() {
+        let c = mem();
+        c.execute_script("create table t(b blob); insert into t values (zeroblob(8))").unwrap();
+        let b = c.blob_open("main", "t", "b", 1, false).unwrap();
+        for (offset, length) in [(0, i32::MAX), (0, 9), (8, 1), (-1, 1), (0, -1), (i32::MAX, i32::MAX), (i32::MIN, 0)] {
+            let err = b.read(offset, length).unwrap_err();
+            assert_eq!(err.code, ffi::SQLITE_ERROR, "read({offset}, {length})");
+            assert!(err.message.contains("outside the blob (8 bytes)"), "{}", err.message);
+        }
+        assert_eq!(b.read(8, 0).unwrap(), b"");
+        assert_eq!(b.read(6, 2).unwrap(), b"\0\0");
+        assert_eq!(b.write(i32::MAX, b"x").unwrap_err().code, ffi::SQLITE_ERROR);
+    }
+
+    /// A count the columns do not back, or too many rows for one call, is refused before
+    /// anything runs (`run_many([], 2**32 - 1, None)` used to step 4 billion times).
+    #[test]
+    fn run_many_counts_are_bounded() {
+        let c = mem();
+        c.execute_script("create table t(a)").unwrap();
+        let ins = c.prepare("insert into t values (?)").unwrap().0.unwrap();
+        let ints = |n: i64| vec![ParamColumn::Integers((0..n).collect())];
+        let many = MAX_RUN_MANY_ROWS as i64 + 1;
+        for (columns, rows) in [(vec![], u32::MAX as usize), (vec![], MAX_RUN_MANY_ROWS + 1), (ints(3), 2), (ints(3), 4), (ints(0), 1), (ints(many), many as usize)] {
+            let err = ins.run_many(&columns, rows, None).unwrap_err();
+            assert_eq!(err.code, ffi::SQLITE_MISUSE, "{rows} rows");
+            assert!(err.message.starts_with("run_many: "), "{}", err.message);
+        }
+        assert_eq!(ins.run_many(&ints(3), 3, None).unwrap().changes, 3);
+        let default = c.prepare("insert into t default values").unwrap().0.unwrap();
+        assert_eq!(default.run_many(&[], 5, None).unwrap().changes, 5);
+        assert_eq!(default.run_many(&[], MAX_RUN_MANY_ROWS, None).unwrap().changes, MAX_RUN_MANY_ROWS as i64);
+    }
+
+    /// A query that never ends fills pages of at most about PAGE_BYTES, not the memory.
+    #[test]
+    fn pages_are_bounded_in_bytes() {
+        let c = mem();
+        let sql = "with recursive c(x) as (select 1 union all select x + 1 from c) select x, zeroblob(1048576) from c";
+        let s = c.prepare(sql).unwrap().0.unwrap();
+        let page = s.run(&[], None, &all()).unwrap();
+        assert!(!page.done);
+        assert_eq!(page.rows.len(), PAGE_BYTES >> 20);
+        let next = s.fetch(&FetchOptions { max_rows: 2, ..all() }).unwrap();
+        assert_eq!(next.rows[1][0], Value::Integer(page.rows.len() as i64 + 2));
+    }
+
+    /// Blobs and backups whose connections were closed fail cleanly, in any order.
+    #[test]
+    fn closed_connections_under_blobs_and_backups() {
+        let (a, b) = (mem(), mem());
+        a.execute_script("create table t(b blob); insert into t values (zeroblob(4))").unwrap();
+        let blob = a.blob_open("main", "t", "b", 1, false).unwrap();
+        let backup = Backup::new(&b, "main", &a, "main").unwrap();
+        drop(a);
+        assert_eq!(blob.read(0, 4).unwrap_err().code, ffi::SQLITE_MISUSE);
+        assert_eq!(blob.write(0, b"x").unwrap_err().code, ffi::SQLITE_MISUSE);
+        let _ = blob.length();
+        let _ = backup.step(-1);
+        drop(b);
+        assert_eq!(backup.step(1).unwrap_err().code, ffi::SQLITE_MISUSE);
+        backup.finish().unwrap();
+        backup.finish().unwrap();
+        drop((blob, backup));
+    }
+
+    /// SQLite frees a closed *destination* under its backups (it keeps only sources alive):
+    /// closing it finishes them first, so they never touch freed memory (this trapped in
+    /// the backup's drop, found by `cargo xtask fuzz-caps`).
+    #[test]
+    fn closing_a_backup_target_finishes_its_backups() {
+        let (source, target) = (mem(), mem());
+        source.execute_script("create table t(x); insert into t values (randomblob(100000))").unwrap();
+        let backup = Backup::new(&target, "main", &source, "main").unwrap();
+        assert_eq!(backup.step(1).unwrap().status, ffi::SQLITE_OK);
+        assert_eq!(target.db.backups_into.borrow().len(), 1);
+        drop(target);
+        assert!(backup.raw.get().is_null());
+        assert_eq!(backup.step(1).unwrap_err().code, ffi::SQLITE_MISUSE);
+        backup.finish().unwrap();
+        drop(backup);
+        let s = source.prepare("select length(x) from t").unwrap().0.unwrap();
+        assert_eq!(s.run(&[], None, &all()).unwrap().rows, vec![vec![Value::Integer(100000)]]);
+        // A finished backup leaves no entry behind on a target that lives on.
+        let target = mem();
+        drop(Backup::new(&target, "main", &source, "main").unwrap());
+        let _again = Backup::new(&target, "main", &source, "main").unwrap();
+        assert_eq!(target.db.backups_into.borrow().len(), 1);
+    }
+
+    /// Writing to (or deserializing into) a backup's destination between its steps made
+    /// `sqlite3_backup_step` dereference NULL: the destination refuses to run until the
+    /// backup is finished; its counters stay readable, the source stays usable.
+    #[test]
+    fn a_backup_destination_is_locked_until_finished() {
+        let (source, target) = (mem(), mem());
+        source.execute_script("create table t(x); insert into t values (randomblob(100000))").unwrap();
+        target.execute_script("create table u(y); insert into u values (1)").unwrap();
+        let on_target = target.prepare("select * from u").unwrap().0.unwrap();
+        let image = target.serialize("main").unwrap();
+        let backup = Backup::new(&target, "main", &source, "main").unwrap();
+        assert_eq!(backup.step(2).unwrap().status, ffi::SQLITE_OK);
+        let busy = |r: Result<()>| assert_eq!(r.unwrap_err().code, ffi::SQLITE_BUSY);
+        busy(target.execute_script("insert into u values (2)"));
+        busy(target.deserialize("main", &image));
+        busy(target.prepare("select 1").map(|_| ()));
+        busy(on_target.run(&[], None, &FetchOptions::default()).map(|_| ()));
+        busy(on_target.fetch(&FetchOptions::default()).map(|_| ()));
+        busy(on_target.run_many(&[], 1, None).map(|_| ()));
+        busy(Backup::new(&target, "main", &source, "main").map(|_| ()));
+        busy(Backup::new(&source, "main", &target, "main").map(|_| ()));
+        assert!(target.autocommit());
+        let _ = target.changes();
+        source.execute_script("insert into t values (randomblob(100000))").unwrap();
+        assert_eq!(backup.step(-1).unwrap().status, ffi::SQLITE_DONE);
+        busy(target.execute_script("select 1"));
+        backup.finish().unwrap();
+        let copied = target.prepare("select count(*) from t").unwrap().0.unwrap();
+        assert_eq!(copied.run(&[], None, &FetchOptions::default()).unwrap().rows, vec![vec![Value::Integer(2)]]);
+        target.execute_script("create table v(z)").unwrap();
+    }
+
+    /// Changing `temp_store` closes the TEMP database, also under a backup that reads it
+    /// (freed memory, found by `cargo xtask fuzz-caps`): refused while a backup reads from
+    /// the connection, allowed again once it is finished.
+    #[test]
+    fn temp_store_stays_while_a_backup_reads() {
+        let (source, target) = (mem(), mem());
+        source.execute_script("create temp table t(x); insert into t values (randomblob(100000))").unwrap();
+        let backup = Backup::new(&target, "main", &source, "temp").unwrap();
+        assert_eq!(backup.step(1).unwrap().status, ffi::SQLITE_OK);
+        for sql in ["pragma temp_store = file", "PRAGMA Temp_Store = 1", "pragma temp.temp_store = default", "pragma temp_store_directory = '/tmp'"] {
+            assert_eq!(source.execute_script(sql).unwrap_err().code, ffi::SQLITE_AUTH, "{sql}");
+        }
+        source.execute_script("pragma temp_store").unwrap();
+        source.execute_script("insert into t values (1)").unwrap();
+        assert_eq!(backup.step(-1).unwrap().status, ffi::SQLITE_DONE);
+        backup.finish().unwrap();
+        source.execute_script("pragma temp_store = file").unwrap();
     }
 
     #[test]

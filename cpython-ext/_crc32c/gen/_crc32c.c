@@ -23,6 +23,7 @@ typedef struct {
     const char *arg; /* the argument being converted */
     pylon_hold *holds;
     Py_ssize_t n, cap;
+    size_t bytes;    /* what the arguments copy into the callee so far */
 } pylon_ctx;
 
 #define PYLON_REF 'r'
@@ -81,6 +82,26 @@ pylon_ctx_release(pylon_ctx *ctx)
     PyMem_Free(ctx->holds);
     ctx->holds = NULL;
     ctx->n = ctx->cap = 0;
+}
+
+/* The most one call's arguments may copy into the callee (strings, bytes, list arrays):
+   the canonical ABI allocates them in the callee's 32-bit memory with no way to fail but a
+   trap, and a list repeating one large object costs nothing here but its full size there. */
+#define PYLON_MAX_CALL_BYTES ((size_t)1 << 30)
+
+/* Counts n items of size bytes towards PYLON_MAX_CALL_BYTES; MemoryError beyond it. */
+static int
+pylon_ctx_account(pylon_ctx *ctx, size_t n, size_t size)
+{
+    size_t left = PYLON_MAX_CALL_BYTES - ctx->bytes;
+    if (size != 0 && n > left / size) {
+        PyErr_Format(PyExc_MemoryError,
+                     "%s(): the arguments copy more than %zu MiB into the cap (the most one call takes)",
+                     ctx->fn, PYLON_MAX_CALL_BYTES >> 20);
+        return -1;
+    }
+    ctx->bytes += n * size;
+    return 0;
 }
 
 static int
@@ -159,7 +180,7 @@ pylon_lower_string(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
     }
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (s == NULL) {
+    if (s == NULL || pylon_ctx_account(ctx, (size_t)n, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)(uintptr_t)s; /* the bindings take a non-const pointer; never written */
@@ -183,7 +204,7 @@ pylon_lower_bytes(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
         PyMem_Free(view);
         return -1;
     }
-    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0) {
+    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0 || pylon_ctx_account(ctx, (size_t)view->len, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)view->buf;
@@ -260,7 +281,7 @@ pylon_fn_resolve(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
     if (nargs != 1) {
         return pylon_nargs_error("resolve", 1, nargs);
     }
-    pylon_ctx ctx_ = {"resolve", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"resolve", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     crc32c_ext_string_t a0 = {0};
@@ -297,7 +318,7 @@ pylon_fn_invoke(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
     if (nargs != 3) {
         return pylon_nargs_error("invoke", 3, nargs);
     }
-    pylon_ctx ctx_ = {"invoke", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"invoke", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     crc32c_ext_linker_handle_t a0 = {0};
@@ -373,6 +394,14 @@ PyInit__crc32c(void)
     }
     pylon_WitError = PyType_FromSpecWithBases(&pylon_WitError_spec, PyExc_Exception);
     if (pylon_WitError == NULL || PyModule_AddObjectRef(m, "WitError", pylon_WitError) < 0) {
+        goto fail;
+    }
+    if (PyModule_AddStringConstant(m, "__wit__",
+        "{\"module\": \"_crc32c\", \"interfaces\": [\"pylon:dynlink/linker@0.1.0\"],\n"
+        "\"functions\": [\n"
+        "{\"name\":\"resolve\",\"params\":[[\"id\",\"string\"]],\"result\":{\"result\":[\"u32\",\"string\"]}},\n"
+        "{\"name\":\"invoke\",\"params\":[[\"handle\",\"u32\"],[\"function\",\"string\"],[\"input\",\"bytes\"]],\"result\":{\"result\":[\"bytes\",\"string\"]}}],\n"
+        "\"resources\": []}\n") < 0) {
         goto fail;
     }
     return m;

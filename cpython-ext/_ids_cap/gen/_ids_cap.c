@@ -23,6 +23,7 @@ typedef struct {
     const char *arg; /* the argument being converted */
     pylon_hold *holds;
     Py_ssize_t n, cap;
+    size_t bytes;    /* what the arguments copy into the callee so far */
 } pylon_ctx;
 
 #define PYLON_REF 'r'
@@ -81,6 +82,26 @@ pylon_ctx_release(pylon_ctx *ctx)
     PyMem_Free(ctx->holds);
     ctx->holds = NULL;
     ctx->n = ctx->cap = 0;
+}
+
+/* The most one call's arguments may copy into the callee (strings, bytes, list arrays):
+   the canonical ABI allocates them in the callee's 32-bit memory with no way to fail but a
+   trap, and a list repeating one large object costs nothing here but its full size there. */
+#define PYLON_MAX_CALL_BYTES ((size_t)1 << 30)
+
+/* Counts n items of size bytes towards PYLON_MAX_CALL_BYTES; MemoryError beyond it. */
+static int
+pylon_ctx_account(pylon_ctx *ctx, size_t n, size_t size)
+{
+    size_t left = PYLON_MAX_CALL_BYTES - ctx->bytes;
+    if (size != 0 && n > left / size) {
+        PyErr_Format(PyExc_MemoryError,
+                     "%s(): the arguments copy more than %zu MiB into the cap (the most one call takes)",
+                     ctx->fn, PYLON_MAX_CALL_BYTES >> 20);
+        return -1;
+    }
+    ctx->bytes += n * size;
+    return 0;
 }
 
 static int
@@ -159,7 +180,7 @@ pylon_lower_string(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
     }
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (s == NULL) {
+    if (s == NULL || pylon_ctx_account(ctx, (size_t)n, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)(uintptr_t)s; /* the bindings take a non-const pointer; never written */
@@ -417,7 +438,7 @@ pylon_fn_generate(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t
     if (nargs != 2) {
         return pylon_nargs_error("generate", 2, nargs);
     }
-    pylon_ctx ctx_ = {"generate", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"generate", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     ids_cap_ext_string_t a0 = {0};
@@ -463,7 +484,7 @@ pylon_fn_generate_many(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     if (nargs != 3) {
         return pylon_nargs_error("generate_many", 3, nargs);
     }
-    pylon_ctx ctx_ = {"generate_many", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"generate_many", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     ids_cap_ext_string_t a0 = {0};
@@ -514,7 +535,7 @@ pylon_fn_parse(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
     if (nargs != 3) {
         return pylon_nargs_error("parse", 3, nargs);
     }
-    pylon_ctx ctx_ = {"parse", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"parse", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     ids_cap_ext_string_t a0 = {0};
@@ -564,7 +585,7 @@ pylon_fn_validate(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t
     if (nargs != 3) {
         return pylon_nargs_error("validate", 3, nargs);
     }
-    pylon_ctx ctx_ = {"validate", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"validate", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     ids_cap_ext_string_t a0 = {0};
@@ -654,6 +675,17 @@ PyInit__ids_cap(void)
     }
     pylon_Parsed_type = PyStructSequence_NewType(&pylon_Parsed_desc);
     if (pylon_Parsed_type == NULL || PyModule_AddObjectRef(m, "Parsed", (PyObject *)pylon_Parsed_type) < 0) {
+        goto fail;
+    }
+    if (PyModule_AddStringConstant(m, "__wit__",
+        "{\"module\": \"_ids_cap\", \"interfaces\": [\"pylon:ids/ids@0.1.0\"],\n"
+        "\"functions\": [\n"
+        "{\"name\":\"schemes\",\"params\":[],\"result\":{\"list\":\"string\"}},\n"
+        "{\"name\":\"generate\",\"params\":[[\"scheme\",\"string\"],[\"size\",{\"option\":\"u32\"}]],\"result\":{\"result\":[\"string\",{\"cases\":[[\"unknown_scheme\",{\"fields\":[[\"scheme\",\"string\"],[\"known\",{\"list\":\"string\"}]],\"record\":\"UnknownScheme\"}],[\"invalid\",\"string\"],[\"bad_argument\",\"string\"],[\"exhausted\",\"string\"]],\"variant\":\"error\"}]}},\n"
+        "{\"name\":\"generate_many\",\"params\":[[\"scheme\",\"string\"],[\"n\",\"u32\"],[\"size\",{\"option\":\"u32\"}]],\"result\":{\"result\":[{\"list\":\"string\"},{\"cases\":[[\"unknown_scheme\",{\"fields\":[[\"scheme\",\"string\"],[\"known\",{\"list\":\"string\"}]],\"record\":\"UnknownScheme\"}],[\"invalid\",\"string\"],[\"bad_argument\",\"string\"],[\"exhausted\",\"string\"]],\"variant\":\"error\"}]}},\n"
+        "{\"name\":\"parse\",\"params\":[[\"scheme\",\"string\"],[\"text\",\"string\"],[\"size\",{\"option\":\"u32\"}]],\"result\":{\"result\":[{\"fields\":[[\"scheme\",\"string\"],[\"canonical\",\"string\"],[\"bytes\",\"bytes\"],[\"timestamp_ms\",{\"option\":\"u64\"}]],\"record\":\"Parsed\"},{\"cases\":[[\"unknown_scheme\",{\"fields\":[[\"scheme\",\"string\"],[\"known\",{\"list\":\"string\"}]],\"record\":\"UnknownScheme\"}],[\"invalid\",\"string\"],[\"bad_argument\",\"string\"],[\"exhausted\",\"string\"]],\"variant\":\"error\"}]}},\n"
+        "{\"name\":\"validate\",\"params\":[[\"scheme\",\"string\"],[\"text\",\"string\"],[\"size\",{\"option\":\"u32\"}]],\"result\":{\"result\":[\"bool\",{\"cases\":[[\"unknown_scheme\",{\"fields\":[[\"scheme\",\"string\"],[\"known\",{\"list\":\"string\"}]],\"record\":\"UnknownScheme\"}],[\"invalid\",\"string\"],[\"bad_argument\",\"string\"],[\"exhausted\",\"string\"]],\"variant\":\"error\"}]}}],\n"
+        "\"resources\": []}\n") < 0) {
         goto fail;
     }
     return m;

@@ -23,6 +23,7 @@ typedef struct {
     const char *arg; /* the argument being converted */
     pylon_hold *holds;
     Py_ssize_t n, cap;
+    size_t bytes;    /* what the arguments copy into the callee so far */
 } pylon_ctx;
 
 #define PYLON_REF 'r'
@@ -83,6 +84,26 @@ pylon_ctx_release(pylon_ctx *ctx)
     ctx->n = ctx->cap = 0;
 }
 
+/* The most one call's arguments may copy into the callee (strings, bytes, list arrays):
+   the canonical ABI allocates them in the callee's 32-bit memory with no way to fail but a
+   trap, and a list repeating one large object costs nothing here but its full size there. */
+#define PYLON_MAX_CALL_BYTES ((size_t)1 << 30)
+
+/* Counts n items of size bytes towards PYLON_MAX_CALL_BYTES; MemoryError beyond it. */
+static int
+pylon_ctx_account(pylon_ctx *ctx, size_t n, size_t size)
+{
+    size_t left = PYLON_MAX_CALL_BYTES - ctx->bytes;
+    if (size != 0 && n > left / size) {
+        PyErr_Format(PyExc_MemoryError,
+                     "%s(): the arguments copy more than %zu MiB into the cap (the most one call takes)",
+                     ctx->fn, PYLON_MAX_CALL_BYTES >> 20);
+        return -1;
+    }
+    ctx->bytes += n * size;
+    return 0;
+}
+
 static int
 pylon_type_error(pylon_ctx *ctx, const char *expected, PyObject *o)
 {
@@ -106,6 +127,9 @@ pylon_ctx_calloc(pylon_ctx *ctx, Py_ssize_t n, size_t size, void **out)
     *out = NULL;
     if (n == 0) {
         return 0;
+    }
+    if (pylon_ctx_account(ctx, (size_t)n, size) < 0) {
+        return -1;
     }
     void *p = PyMem_Calloc((size_t)n, size);
     if (p == NULL) {
@@ -259,7 +283,7 @@ pylon_lower_string(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
     }
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (s == NULL) {
+    if (s == NULL || pylon_ctx_account(ctx, (size_t)n, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)(uintptr_t)s; /* the bindings take a non-const pointer; never written */
@@ -283,7 +307,7 @@ pylon_lower_bytes(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
         PyMem_Free(view);
         return -1;
     }
-    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0) {
+    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0 || pylon_ctx_account(ctx, (size_t)view->len, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)view->buf;
@@ -512,7 +536,7 @@ static PyStructSequence_Desc pylon_Page_desc = {
 static PyTypeObject *pylon_FetchOptions_type;
 
 static PyStructSequence_Field pylon_FetchOptions_fields[] = {
-    {"max_rows", "At most this many rows (0: all of them)."},
+    {"max_rows", "At most this many rows (0: all of them). A page also ends after the row that takes\nits values past 64 MiB (`done` is then false: `fetch` goes on)."},
     {"text_as_bytes", "TEXT as `text-bytes` (for a `text_factory` other than `str`)."},
     {"bytes_columns", "Columns (0-based) whose non-NULL values come as `blob` of their text form\n(for converters, as `sqlite3_column_blob` gives them)."},
     {NULL, NULL},
@@ -1582,7 +1606,7 @@ pylon_fn_complete(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t
     if (nargs != 1) {
         return pylon_nargs_error("complete", 1, nargs);
     }
-    pylon_ctx ctx_ = {"complete", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"complete", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_string_t a0 = {0};
@@ -1611,7 +1635,7 @@ pylon_fn_errstr(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
     if (nargs != 1) {
         return pylon_nargs_error("errstr", 1, nargs);
     }
-    pylon_ctx ctx_ = {"errstr", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"errstr", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     int32_t a0 = {0};
@@ -1643,7 +1667,7 @@ pylon_Connection_s_open(PyObject *Py_UNUSED(cls), PyObject *const *args, Py_ssiz
     if (nargs != 3) {
         return pylon_nargs_error("Connection.open", 3, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.open", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.open", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_string_t a0 = {0};
@@ -1692,7 +1716,7 @@ pylon_Connection_m_prepare(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (nargs != 1) {
         return pylon_nargs_error("Connection.prepare", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.prepare", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.prepare", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1736,7 +1760,7 @@ pylon_Connection_m_execute_script(PyObject *self, PyObject *const *args, Py_ssiz
     if (nargs != 1) {
         return pylon_nargs_error("Connection.execute_script", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.execute_script", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.execute_script", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1778,7 +1802,7 @@ pylon_Connection_m_changes(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (nargs != 0) {
         return pylon_nargs_error("Connection.changes", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.changes", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.changes", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1810,7 +1834,7 @@ pylon_Connection_m_total_changes(PyObject *self, PyObject *const *args, Py_ssize
     if (nargs != 0) {
         return pylon_nargs_error("Connection.total_changes", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.total_changes", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.total_changes", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1842,7 +1866,7 @@ pylon_Connection_m_last_insert_rowid(PyObject *self, PyObject *const *args, Py_s
     if (nargs != 0) {
         return pylon_nargs_error("Connection.last_insert_rowid", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.last_insert_rowid", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.last_insert_rowid", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1874,7 +1898,7 @@ pylon_Connection_m_autocommit(PyObject *self, PyObject *const *args, Py_ssize_t 
     if (nargs != 0) {
         return pylon_nargs_error("Connection.autocommit", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.autocommit", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.autocommit", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1896,7 +1920,9 @@ PyDoc_STRVAR(pylon_Connection_m_busy_timeout_doc,
     "busy_timeout($self, ms, /)\n"
     "--\n"
     "\n"
-    "`sqlite3_busy_timeout` in milliseconds.\n"
+    "`sqlite3_busy_timeout` in milliseconds, at most 10000: the holder of a lock is\n"
+    "another connection of this single-threaded instance, which cannot release it while\n"
+    "this one waits (only `unix-dotfile` locks are seen by other processes).\n"
     "\n"
     "WIT: busy-timeout: func(ms: s32) -> result<_, sqlite-error>");
 
@@ -1906,7 +1932,7 @@ pylon_Connection_m_busy_timeout(PyObject *self, PyObject *const *args, Py_ssize_
     if (nargs != 1) {
         return pylon_nargs_error("Connection.busy_timeout", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.busy_timeout", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.busy_timeout", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1948,7 +1974,7 @@ pylon_Connection_m_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (nargs != 0) {
         return pylon_nargs_error("Connection.interrupt", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.interrupt", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.interrupt", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -1981,7 +2007,7 @@ pylon_Connection_m_limit(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     if (nargs != 2) {
         return pylon_nargs_error("Connection.limit", 2, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.limit", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.limit", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2013,7 +2039,9 @@ PyDoc_STRVAR(pylon_Connection_m_db_config_doc,
     "db_config($self, op, value, /)\n"
     "--\n"
     "\n"
-    "`sqlite3_db_config` for a boolean option; `value` -1 only reads it.\n"
+    "`sqlite3_db_config` for a boolean option (the ops that take `(int, int*)`,\n"
+    "SQLITE_DBCONFIG_ENABLE_FKEY (1002) to SQLITE_DBCONFIG_ENABLE_COMMENTS (1022));\n"
+    "`value` -1 only reads it. Any other op is an error (SQLITE_MISUSE) naming it.\n"
     "\n"
     "WIT: db-config: func(op: s32, value: s32) -> result<bool, sqlite-error>");
 
@@ -2023,7 +2051,7 @@ pylon_Connection_m_db_config(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (nargs != 2) {
         return pylon_nargs_error("Connection.db_config", 2, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.db_config", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.db_config", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2071,7 +2099,7 @@ pylon_Connection_m_serialize(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (nargs != 1) {
         return pylon_nargs_error("Connection.serialize", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.serialize", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.serialize", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2115,7 +2143,7 @@ pylon_Connection_m_deserialize(PyObject *self, PyObject *const *args, Py_ssize_t
     if (nargs != 2) {
         return pylon_nargs_error("Connection.deserialize", 2, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.deserialize", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.deserialize", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2165,7 +2193,7 @@ pylon_Connection_m_set_trace(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (nargs != 1) {
         return pylon_nargs_error("Connection.set_trace", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.set_trace", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.set_trace", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2202,7 +2230,7 @@ pylon_Connection_m_take_trace(PyObject *self, PyObject *const *args, Py_ssize_t 
     if (nargs != 0) {
         return pylon_nargs_error("Connection.take_trace", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.take_trace", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.take_trace", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2236,7 +2264,7 @@ pylon_Connection_m_blob_open(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (nargs != 5) {
         return pylon_nargs_error("Connection.blob_open", 5, nargs);
     }
-    pylon_ctx ctx_ = {"Connection.blob_open", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Connection.blob_open", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2343,7 +2371,7 @@ pylon_Statement_m_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 3) {
         return pylon_nargs_error("Statement.run", 3, nargs);
     }
-    pylon_ctx ctx_ = {"Statement.run", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Statement.run", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_statement_t a0 = {0};
@@ -2401,7 +2429,7 @@ pylon_Statement_m_fetch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 1) {
         return pylon_nargs_error("Statement.fetch", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Statement.fetch", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Statement.fetch", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_statement_t a0 = {0};
@@ -2445,7 +2473,7 @@ pylon_Statement_m_reset(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 0) {
         return pylon_nargs_error("Statement.reset", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Statement.reset", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Statement.reset", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_statement_t a0 = {0};
@@ -2471,7 +2499,8 @@ PyDoc_STRVAR(pylon_Statement_m_run_many_doc,
     "then for each of the `rows` rows: bind row r of every column, step to the end,\n"
     "reset. Returns the sum of `sqlite3_changes64` and the last row id; stops at the\n"
     "first failing row. Parameters come as columns, so that a column of one type\n"
-    "crosses as a plain list (no value per cell).\n"
+    "crosses as a plain list (no value per cell). `rows` is at most 4096, and\n"
+    "every column holds exactly `rows` values (SQLITE_MISUSE otherwise).\n"
     "\n"
     "WIT: run-many: func(columns: list<param-column>, rows: u32, begin: option<string>) -> result<page, sqlite-error>");
 
@@ -2481,7 +2510,7 @@ pylon_Statement_m_run_many(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (nargs != 3) {
         return pylon_nargs_error("Statement.run_many", 3, nargs);
     }
-    pylon_ctx ctx_ = {"Statement.run_many", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Statement.run_many", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_statement_t a0 = {0};
@@ -2567,7 +2596,7 @@ pylon_Blob_m_length(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 0) {
         return pylon_nargs_error("Blob.length", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Blob.length", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Blob.length", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_blob_t a0 = {0};
@@ -2589,7 +2618,8 @@ PyDoc_STRVAR(pylon_Blob_m_read_doc,
     "read($self, offset, length, /)\n"
     "--\n"
     "\n"
-    "`sqlite3_blob_read` of `length` bytes at `offset`.\n"
+    "`sqlite3_blob_read` of `length` bytes at `offset`; the range must lie within the\n"
+    "blob (SQLITE_ERROR otherwise, before anything is allocated).\n"
     "\n"
     "WIT: read: func(offset: s32, length: s32) -> result<list<u8>, sqlite-error>");
 
@@ -2599,7 +2629,7 @@ pylon_Blob_m_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 2) {
         return pylon_nargs_error("Blob.read", 2, nargs);
     }
-    pylon_ctx ctx_ = {"Blob.read", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Blob.read", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_blob_t a0 = {0};
@@ -2648,7 +2678,7 @@ pylon_Blob_m_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 2) {
         return pylon_nargs_error("Blob.write", 2, nargs);
     }
-    pylon_ctx ctx_ = {"Blob.write", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Blob.write", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_blob_t a0 = {0};
@@ -2722,7 +2752,7 @@ pylon_Backup_s_create(PyObject *Py_UNUSED(cls), PyObject *const *args, Py_ssize_
     if (nargs != 4) {
         return pylon_nargs_error("Backup.create", 4, nargs);
     }
-    pylon_ctx ctx_ = {"Backup.create", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Backup.create", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_connection_t a0 = {0};
@@ -2775,7 +2805,7 @@ pylon_Backup_m_step(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 1) {
         return pylon_nargs_error("Backup.step", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Backup.step", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Backup.step", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_backup_t a0 = {0};
@@ -2818,7 +2848,7 @@ pylon_Backup_m_finish(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 0) {
         return pylon_nargs_error("Backup.finish", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Backup.finish", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Backup.finish", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     sqlite3_cap_ext_sqlite3_borrow_backup_t a0 = {0};
@@ -2854,7 +2884,11 @@ static PyMethodDef pylon_Backup_methods[] = {
 static PyType_Slot pylon_Backup_slots[] = {
     {Py_tp_dealloc, pylon_Backup_dealloc},
     {Py_tp_methods, pylon_Backup_methods},
-    {Py_tp_doc, (void *)"An online backup (`sqlite3_backup*`); finished when dropped.\n"
+    {Py_tp_doc, (void *)"An online backup (`sqlite3_backup*`); finished when dropped. Until it is finished,\n"
+    "its target connection and the statements and blobs on it refuse to run\n"
+    "(SQLITE_BUSY: SQLite does not support using a backup's destination meanwhile);\n"
+    "closing the target finishes it. Its source cannot change `temp_store` meanwhile\n"
+    "(SQLITE_AUTH: SQLite would close the TEMP database under the backup).\n"
     "\n"
     "WIT resource `backup`: the handle is dropped by close(), on leaving a with block or when the object is freed."},
     {0, NULL},
@@ -2959,6 +2993,54 @@ PyInit__sqlite3_cap(void)
     }
     pylon_Backup_type = (PyTypeObject *)PyType_FromSpec(&pylon_Backup_spec);
     if (pylon_Backup_type == NULL || PyModule_AddObjectRef(m, "Backup", (PyObject *)pylon_Backup_type) < 0) {
+        goto fail;
+    }
+    if (PyModule_AddStringConstant(m, "__wit__",
+        "{\"module\": \"_sqlite3_cap\", \"interfaces\": [\"pylon:sqlite3/sqlite3@0.1.0\"],\n"
+        "\"functions\": [\n"
+        "{\"name\":\"version\",\"params\":[],\"result\":\"string\"},\n"
+        "{\"name\":\"version_number\",\"params\":[],\"result\":\"s32\"},\n"
+        "{\"name\":\"threadsafe\",\"params\":[],\"result\":\"s32\"},\n"
+        "{\"name\":\"complete\",\"params\":[[\"sql\",\"string\"]],\"result\":\"bool\"},\n"
+        "{\"name\":\"errstr\",\"params\":[[\"code\",\"s32\"]],\"result\":\"string\"}],\n"
+        "\"resources\": [{\"name\": \"Connection\", \"constructor\": null,\n"
+        "\"statics\": [\n"
+        "{\"name\":\"open\",\"params\":[[\"path\",\"string\"],[\"open_flags\",\"s32\"],[\"vfs\",{\"option\":\"string\"}]],\"result\":{\"result\":[{\"own\":\"Connection\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}}],\n"
+        "\"methods\": [\n"
+        "{\"name\":\"prepare\",\"params\":[[\"sql\",\"string\"]],\"result\":{\"result\":[{\"fields\":[[\"statement\",{\"option\":{\"own\":\"Statement\"}}],[\"has_tail\",\"bool\"],[\"parameter_names\",{\"list\":{\"option\":\"string\"}}],[\"columns\",{\"list\":{\"fields\":[[\"name\",\"string\"],[\"decltype\",{\"option\":\"string\"}]],\"record\":\"Column\"}}],[\"readonly\",\"bool\"]],\"record\":\"Prepared\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"execute_script\",\"params\":[[\"sql\",\"string\"]],\"result\":{\"result\":[null,{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"changes\",\"params\":[],\"result\":\"s64\"},\n"
+        "{\"name\":\"total_changes\",\"params\":[],\"result\":\"s64\"},\n"
+        "{\"name\":\"last_insert_rowid\",\"params\":[],\"result\":\"s64\"},\n"
+        "{\"name\":\"autocommit\",\"params\":[],\"result\":\"bool\"},\n"
+        "{\"name\":\"busy_timeout\",\"params\":[[\"ms\",\"s32\"]],\"result\":{\"result\":[null,{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"interrupt\",\"params\":[],\"result\":null},\n"
+        "{\"name\":\"limit\",\"params\":[[\"category\",\"s32\"],[\"value\",\"s32\"]],\"result\":\"s32\"},\n"
+        "{\"name\":\"db_config\",\"params\":[[\"op\",\"s32\"],[\"value\",\"s32\"]],\"result\":{\"result\":[\"bool\",{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"serialize\",\"params\":[[\"name\",\"string\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"deserialize\",\"params\":[[\"name\",\"string\"],[\"data\",\"bytes\"]],\"result\":{\"result\":[null,{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"set_trace\",\"params\":[[\"enabled\",\"bool\"]],\"result\":null},\n"
+        "{\"name\":\"take_trace\",\"params\":[],\"result\":{\"list\":{\"fields\":[[\"sql\",\"string\"],[\"expanded\",\"bool\"]],\"record\":\"Traced\"}}},\n"
+        "{\"name\":\"blob_open\",\"params\":[[\"schema\",\"string\"],[\"table\",\"string\"],[\"column\",\"string\"],[\"row\",\"s64\"],[\"readonly\",\"bool\"]],\"result\":{\"result\":[{\"own\":\"Blob\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}}]},\n"
+        "{\"name\": \"Statement\", \"constructor\": null,\n"
+        "\"statics\": [],\n"
+        "\"methods\": [\n"
+        "{\"name\":\"run\",\"params\":[[\"params\",{\"list\":{\"cases\":[[\"null\",null],[\"integer\",\"s64\"],[\"real\",\"f64\"],[\"text\",\"string\"],[\"text_bytes\",\"bytes\"],[\"blob\",\"bytes\"]],\"variant\":\"value\"}}],[\"begin\",{\"option\":\"string\"}],[\"options\",{\"fields\":[[\"max_rows\",\"u32\"],[\"text_as_bytes\",\"bool\"],[\"bytes_columns\",{\"list\":\"u32\"}]],\"record\":\"FetchOptions\"}]],\"result\":{\"result\":[{\"fields\":[[\"rows\",{\"list\":{\"list\":{\"cases\":[[\"null\",null],[\"integer\",\"s64\"],[\"real\",\"f64\"],[\"text\",\"string\"],[\"text_bytes\",\"bytes\"],[\"blob\",\"bytes\"]],\"variant\":\"value\"}}}],[\"done\",\"bool\"],[\"changes\",\"s64\"],[\"last_insert_rowid\",\"s64\"],[\"undecodable\",\"bool\"],[\"columns\",{\"option\":{\"list\":{\"fields\":[[\"name\",\"string\"],[\"decltype\",{\"option\":\"string\"}]],\"record\":\"Column\"}}}]],\"record\":\"Page\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"fetch\",\"params\":[[\"options\",{\"fields\":[[\"max_rows\",\"u32\"],[\"text_as_bytes\",\"bool\"],[\"bytes_columns\",{\"list\":\"u32\"}]],\"record\":\"FetchOptions\"}]],\"result\":{\"result\":[{\"fields\":[[\"rows\",{\"list\":{\"list\":{\"cases\":[[\"null\",null],[\"integer\",\"s64\"],[\"real\",\"f64\"],[\"text\",\"string\"],[\"text_bytes\",\"bytes\"],[\"blob\",\"bytes\"]],\"variant\":\"value\"}}}],[\"done\",\"bool\"],[\"changes\",\"s64\"],[\"last_insert_rowid\",\"s64\"],[\"undecodable\",\"bool\"],[\"columns\",{\"option\":{\"list\":{\"fields\":[[\"name\",\"string\"],[\"decltype\",{\"option\":\"string\"}]],\"record\":\"Column\"}}}]],\"record\":\"Page\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"reset\",\"params\":[],\"result\":null},\n"
+        "{\"name\":\"run_many\",\"params\":[[\"columns\",{\"list\":{\"cases\":[[\"integers\",{\"list\":\"s64\"}],[\"reals\",{\"list\":\"f64\"}],[\"texts\",{\"list\":\"string\"}],[\"blobs\",{\"list\":\"bytes\"}],[\"values\",{\"list\":{\"cases\":[[\"null\",null],[\"integer\",\"s64\"],[\"real\",\"f64\"],[\"text\",\"string\"],[\"text_bytes\",\"bytes\"],[\"blob\",\"bytes\"]],\"variant\":\"value\"}}]],\"variant\":\"param-column\"}}],[\"rows\",\"u32\"],[\"begin\",{\"option\":\"string\"}]],\"result\":{\"result\":[{\"fields\":[[\"rows\",{\"list\":{\"list\":{\"cases\":[[\"null\",null],[\"integer\",\"s64\"],[\"real\",\"f64\"],[\"text\",\"string\"],[\"text_bytes\",\"bytes\"],[\"blob\",\"bytes\"]],\"variant\":\"value\"}}}],[\"done\",\"bool\"],[\"changes\",\"s64\"],[\"last_insert_rowid\",\"s64\"],[\"undecodable\",\"bool\"],[\"columns\",{\"option\":{\"list\":{\"fields\":[[\"name\",\"string\"],[\"decltype\",{\"option\":\"string\"}]],\"record\":\"Column\"}}}]],\"record\":\"Page\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}}]},\n"
+        "{\"name\": \"Blob\", \"constructor\": null,\n"
+        "\"statics\": [],\n"
+        "\"methods\": [\n"
+        "{\"name\":\"length\",\"params\":[],\"result\":\"s32\"},\n"
+        "{\"name\":\"read\",\"params\":[[\"offset\",\"s32\"],[\"length\",\"s32\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"write\",\"params\":[[\"offset\",\"s32\"],[\"data\",\"bytes\"]],\"result\":{\"result\":[null,{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}}]},\n"
+        "{\"name\": \"Backup\", \"constructor\": null,\n"
+        "\"statics\": [\n"
+        "{\"name\":\"create\",\"params\":[[\"target\",{\"borrow\":\"Connection\"}],[\"target_name\",\"string\"],[\"source\",{\"borrow\":\"Connection\"}],[\"source_name\",\"string\"]],\"result\":{\"result\":[{\"own\":\"Backup\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}}],\n"
+        "\"methods\": [\n"
+        "{\"name\":\"step\",\"params\":[[\"pages\",\"s32\"]],\"result\":{\"result\":[{\"fields\":[[\"status\",\"s32\"],[\"remaining\",\"s32\"],[\"pagecount\",\"s32\"]],\"record\":\"BackupProgress\"},{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}},\n"
+        "{\"name\":\"finish\",\"params\":[],\"result\":{\"result\":[null,{\"fields\":[[\"code\",\"s32\"],[\"extended_code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"SqliteError\"}]}}]}]}\n") < 0) {
         goto fail;
     }
     return m;

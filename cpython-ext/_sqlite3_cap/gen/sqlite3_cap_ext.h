@@ -144,7 +144,8 @@ typedef struct {
 
 // How a batch of rows is converted.
 typedef struct sqlite3_cap_ext_sqlite3_fetch_options_t {
-  // At most this many rows (0: all of them).
+  // At most this many rows (0: all of them). A page also ends after the row that takes
+  // its values past 64 MiB (`done` is then false: `fetch` goes on).
   uint32_t   max_rows;
   // TEXT as `text-bytes` (for a `text_factory` other than `str`).
   bool   text_as_bytes;
@@ -334,14 +335,18 @@ extern int64_t sqlite3_cap_ext_sqlite3_method_connection_total_changes(sqlite3_c
 extern int64_t sqlite3_cap_ext_sqlite3_method_connection_last_insert_rowid(sqlite3_cap_ext_sqlite3_borrow_connection_t self);
 // `sqlite3_get_autocommit`: no transaction is open.
 extern bool sqlite3_cap_ext_sqlite3_method_connection_autocommit(sqlite3_cap_ext_sqlite3_borrow_connection_t self);
-// `sqlite3_busy_timeout` in milliseconds.
+// `sqlite3_busy_timeout` in milliseconds, at most 10000: the holder of a lock is
+// another connection of this single-threaded instance, which cannot release it while
+// this one waits (only `unix-dotfile` locks are seen by other processes).
 extern bool sqlite3_cap_ext_sqlite3_method_connection_busy_timeout(sqlite3_cap_ext_sqlite3_borrow_connection_t self, int32_t ms, sqlite3_cap_ext_sqlite3_sqlite_error_t *err);
 // `sqlite3_interrupt`.
 extern void sqlite3_cap_ext_sqlite3_method_connection_interrupt(sqlite3_cap_ext_sqlite3_borrow_connection_t self);
 // `sqlite3_limit`: sets `category` to `value` unless it is negative; returns the
 // previous value.
 extern int32_t sqlite3_cap_ext_sqlite3_method_connection_limit(sqlite3_cap_ext_sqlite3_borrow_connection_t self, int32_t category, int32_t value);
-// `sqlite3_db_config` for a boolean option; `value` -1 only reads it.
+// `sqlite3_db_config` for a boolean option (the ops that take `(int, int*)`,
+// SQLITE_DBCONFIG_ENABLE_FKEY (1002) to SQLITE_DBCONFIG_ENABLE_COMMENTS (1022));
+// `value` -1 only reads it. Any other op is an error (SQLITE_MISUSE) naming it.
 extern bool sqlite3_cap_ext_sqlite3_method_connection_db_config(sqlite3_cap_ext_sqlite3_borrow_connection_t self, int32_t op, int32_t value, bool *ret, sqlite3_cap_ext_sqlite3_sqlite_error_t *err);
 // `sqlite3_serialize` of the schema `name`.
 extern bool sqlite3_cap_ext_sqlite3_method_connection_serialize(sqlite3_cap_ext_sqlite3_borrow_connection_t self, sqlite3_cap_ext_string_t *name, sqlite3_cap_ext_list_u8_t *ret, sqlite3_cap_ext_sqlite3_sqlite_error_t *err);
@@ -368,11 +373,13 @@ extern void sqlite3_cap_ext_sqlite3_method_statement_reset(sqlite3_cap_ext_sqlit
 // then for each of the `rows` rows: bind row r of every column, step to the end,
 // reset. Returns the sum of `sqlite3_changes64` and the last row id; stops at the
 // first failing row. Parameters come as columns, so that a column of one type
-// crosses as a plain list (no value per cell).
+// crosses as a plain list (no value per cell). `rows` is at most 4096, and
+// every column holds exactly `rows` values (SQLITE_MISUSE otherwise).
 extern bool sqlite3_cap_ext_sqlite3_method_statement_run_many(sqlite3_cap_ext_sqlite3_borrow_statement_t self, sqlite3_cap_ext_sqlite3_list_param_column_t *columns, uint32_t rows, sqlite3_cap_ext_string_t *maybe_begin, sqlite3_cap_ext_sqlite3_page_t *ret, sqlite3_cap_ext_sqlite3_sqlite_error_t *err);
 // `sqlite3_blob_bytes`.
 extern int32_t sqlite3_cap_ext_sqlite3_method_blob_length(sqlite3_cap_ext_sqlite3_borrow_blob_t self);
-// `sqlite3_blob_read` of `length` bytes at `offset`.
+// `sqlite3_blob_read` of `length` bytes at `offset`; the range must lie within the
+// blob (SQLITE_ERROR otherwise, before anything is allocated).
 extern bool sqlite3_cap_ext_sqlite3_method_blob_read(sqlite3_cap_ext_sqlite3_borrow_blob_t self, int32_t offset, int32_t length, sqlite3_cap_ext_list_u8_t *ret, sqlite3_cap_ext_sqlite3_sqlite_error_t *err);
 // `sqlite3_blob_write` at `offset`.
 extern bool sqlite3_cap_ext_sqlite3_method_blob_write(sqlite3_cap_ext_sqlite3_borrow_blob_t self, int32_t offset, sqlite3_cap_ext_list_u8_t *data, sqlite3_cap_ext_sqlite3_sqlite_error_t *err);

@@ -23,6 +23,7 @@ typedef struct {
     const char *arg; /* the argument being converted */
     pylon_hold *holds;
     Py_ssize_t n, cap;
+    size_t bytes;    /* what the arguments copy into the callee so far */
 } pylon_ctx;
 
 #define PYLON_REF 'r'
@@ -81,6 +82,26 @@ pylon_ctx_release(pylon_ctx *ctx)
     PyMem_Free(ctx->holds);
     ctx->holds = NULL;
     ctx->n = ctx->cap = 0;
+}
+
+/* The most one call's arguments may copy into the callee (strings, bytes, list arrays):
+   the canonical ABI allocates them in the callee's 32-bit memory with no way to fail but a
+   trap, and a list repeating one large object costs nothing here but its full size there. */
+#define PYLON_MAX_CALL_BYTES ((size_t)1 << 30)
+
+/* Counts n items of size bytes towards PYLON_MAX_CALL_BYTES; MemoryError beyond it. */
+static int
+pylon_ctx_account(pylon_ctx *ctx, size_t n, size_t size)
+{
+    size_t left = PYLON_MAX_CALL_BYTES - ctx->bytes;
+    if (size != 0 && n > left / size) {
+        PyErr_Format(PyExc_MemoryError,
+                     "%s(): the arguments copy more than %zu MiB into the cap (the most one call takes)",
+                     ctx->fn, PYLON_MAX_CALL_BYTES >> 20);
+        return -1;
+    }
+    ctx->bytes += n * size;
+    return 0;
 }
 
 static int
@@ -166,7 +187,7 @@ pylon_lower_bytes(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
         PyMem_Free(view);
         return -1;
     }
-    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0) {
+    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0 || pylon_ctx_account(ctx, (size_t)view->len, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)view->buf;
@@ -523,7 +544,7 @@ pylon_fn_compress(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t
     if (nargs != 3) {
         return pylon_nargs_error("compress", 3, nargs);
     }
-    pylon_ctx ctx_ = {"compress", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"compress", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_list_u8_t a0 = {0};
@@ -569,7 +590,7 @@ pylon_fn_decompress(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize
     if (nargs != 3) {
         return pylon_nargs_error("decompress", 3, nargs);
     }
-    pylon_ctx ctx_ = {"decompress", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"decompress", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_list_u8_t a0 = {0};
@@ -615,7 +636,7 @@ pylon_fn_crc32(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
     if (nargs != 2) {
         return pylon_nargs_error("crc32", 2, nargs);
     }
-    pylon_ctx ctx_ = {"crc32", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"crc32", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_list_u8_t a0 = {0};
@@ -649,7 +670,7 @@ pylon_fn_adler32(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
     if (nargs != 2) {
         return pylon_nargs_error("adler32", 2, nargs);
     }
-    pylon_ctx ctx_ = {"adler32", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"adler32", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_list_u8_t a0 = {0};
@@ -703,7 +724,7 @@ pylon_Compressor_s_create(PyObject *Py_UNUSED(cls), PyObject *const *args, Py_ss
     if (nargs != 6) {
         return pylon_nargs_error("Compressor.create", 6, nargs);
     }
-    pylon_ctx ctx_ = {"Compressor.create", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Compressor.create", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     int32_t a0 = {0};
@@ -765,7 +786,7 @@ pylon_Compressor_m_compress(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (nargs != 1) {
         return pylon_nargs_error("Compressor.compress", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Compressor.compress", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Compressor.compress", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_compressor_t a0 = {0};
@@ -809,7 +830,7 @@ pylon_Compressor_m_flush(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     if (nargs != 1) {
         return pylon_nargs_error("Compressor.flush", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Compressor.flush", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Compressor.flush", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_compressor_t a0 = {0};
@@ -851,7 +872,7 @@ pylon_Compressor_m_copy(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (nargs != 0) {
         return pylon_nargs_error("Compressor.copy", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Compressor.copy", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Compressor.copy", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_compressor_t a0 = {0};
@@ -915,7 +936,7 @@ pylon_Decompressor_s_create(PyObject *Py_UNUSED(cls), PyObject *const *args, Py_
     if (nargs != 2) {
         return pylon_nargs_error("Decompressor.create", 2, nargs);
     }
-    pylon_ctx ctx_ = {"Decompressor.create", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Decompressor.create", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     int32_t a0 = {0};
@@ -960,7 +981,7 @@ pylon_Decompressor_m_decompress(PyObject *self, PyObject *const *args, Py_ssize_
     if (nargs != 2) {
         return pylon_nargs_error("Decompressor.decompress", 2, nargs);
     }
-    pylon_ctx ctx_ = {"Decompressor.decompress", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Decompressor.decompress", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
@@ -1007,7 +1028,7 @@ pylon_Decompressor_m_flush(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (nargs != 1) {
         return pylon_nargs_error("Decompressor.flush", 1, nargs);
     }
-    pylon_ctx ctx_ = {"Decompressor.flush", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Decompressor.flush", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
@@ -1049,7 +1070,7 @@ pylon_Decompressor_m_copy(PyObject *self, PyObject *const *args, Py_ssize_t narg
     if (nargs != 0) {
         return pylon_nargs_error("Decompressor.copy", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Decompressor.copy", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Decompressor.copy", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
@@ -1087,7 +1108,7 @@ pylon_Decompressor_m_unused_data(PyObject *self, PyObject *const *args, Py_ssize
     if (nargs != 0) {
         return pylon_nargs_error("Decompressor.unused_data", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Decompressor.unused_data", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Decompressor.unused_data", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
@@ -1121,7 +1142,7 @@ pylon_Decompressor_m_unconsumed_tail(PyObject *self, PyObject *const *args, Py_s
     if (nargs != 0) {
         return pylon_nargs_error("Decompressor.unconsumed_tail", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Decompressor.unconsumed_tail", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Decompressor.unconsumed_tail", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
@@ -1155,7 +1176,7 @@ pylon_Decompressor_m_eof(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     if (nargs != 0) {
         return pylon_nargs_error("Decompressor.eof", 0, nargs);
     }
-    pylon_ctx ctx_ = {"Decompressor.eof", NULL, NULL, 0, 0};
+    pylon_ctx ctx_ = {"Decompressor.eof", NULL, NULL, 0, 0, 0};
     pylon_ctx *ctx = &ctx_;
     PyObject *res = NULL;
     zlib_cap_ext_zlib_borrow_decompressor_t a0 = {0};
@@ -1263,6 +1284,33 @@ PyInit__zlib_cap(void)
     }
     pylon_Decompressor_type = (PyTypeObject *)PyType_FromSpec(&pylon_Decompressor_spec);
     if (pylon_Decompressor_type == NULL || PyModule_AddObjectRef(m, "Decompressor", (PyObject *)pylon_Decompressor_type) < 0) {
+        goto fail;
+    }
+    if (PyModule_AddStringConstant(m, "__wit__",
+        "{\"module\": \"_zlib_cap\", \"interfaces\": [\"pylon:zlib/zlib@0.1.0\"],\n"
+        "\"functions\": [\n"
+        "{\"name\":\"compress\",\"params\":[[\"data\",\"bytes\"],[\"level\",\"s32\"],[\"wbits\",\"s32\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}},\n"
+        "{\"name\":\"decompress\",\"params\":[[\"data\",\"bytes\"],[\"wbits\",\"s32\"],[\"bufsize\",\"u64\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}},\n"
+        "{\"name\":\"crc32\",\"params\":[[\"data\",\"bytes\"],[\"value\",\"u32\"]],\"result\":\"u32\"},\n"
+        "{\"name\":\"adler32\",\"params\":[[\"data\",\"bytes\"],[\"value\",\"u32\"]],\"result\":\"u32\"},\n"
+        "{\"name\":\"version\",\"params\":[],\"result\":\"string\"}],\n"
+        "\"resources\": [{\"name\": \"Compressor\", \"constructor\": null,\n"
+        "\"statics\": [\n"
+        "{\"name\":\"create\",\"params\":[[\"level\",\"s32\"],[\"method\",\"s32\"],[\"wbits\",\"s32\"],[\"mem_level\",\"s32\"],[\"strategy\",\"s32\"],[\"zdict\",{\"option\":\"bytes\"}]],\"result\":{\"result\":[{\"own\":\"Compressor\"},{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}}],\n"
+        "\"methods\": [\n"
+        "{\"name\":\"compress\",\"params\":[[\"data\",\"bytes\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}},\n"
+        "{\"name\":\"flush\",\"params\":[[\"mode\",\"s32\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}},\n"
+        "{\"name\":\"copy\",\"params\":[],\"result\":{\"result\":[{\"own\":\"Compressor\"},{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}}]},\n"
+        "{\"name\": \"Decompressor\", \"constructor\": null,\n"
+        "\"statics\": [\n"
+        "{\"name\":\"create\",\"params\":[[\"wbits\",\"s32\"],[\"zdict\",{\"option\":\"bytes\"}]],\"result\":{\"result\":[{\"own\":\"Decompressor\"},{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}}],\n"
+        "\"methods\": [\n"
+        "{\"name\":\"decompress\",\"params\":[[\"data\",\"bytes\"],[\"max_length\",\"u64\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}},\n"
+        "{\"name\":\"flush\",\"params\":[[\"length\",\"u64\"]],\"result\":{\"result\":[\"bytes\",{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}},\n"
+        "{\"name\":\"copy\",\"params\":[],\"result\":{\"result\":[{\"own\":\"Decompressor\"},{\"fields\":[[\"code\",\"s32\"],[\"message\",\"string\"]],\"record\":\"ZlibError\"}]}},\n"
+        "{\"name\":\"unused_data\",\"params\":[],\"result\":\"bytes\"},\n"
+        "{\"name\":\"unconsumed_tail\",\"params\":[],\"result\":\"bytes\"},\n"
+        "{\"name\":\"eof\",\"params\":[],\"result\":\"bool\"}]}]}\n") < 0) {
         goto fail;
     }
     return m;

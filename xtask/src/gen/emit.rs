@@ -11,6 +11,8 @@
 //!   enums ↔ int (case index) and flags ↔ int (bitmask), with module constants
 //!   `TYPE_CASE`; variants ↔ `(case_name, payload or None)`, case names snake_case
 //!   (kebab-case accepted too); a `result` nested in another type ↔ `("ok", v)`/`("err", e)`;
+//! - `__wit__` is a string: the API above as JSON (functions, resource types, their
+//!   members and the WIT types of their parameters; see `sig.rs`), for generic callers;
 //! - a function's `result<T, E>` returns T (None without payload) or raises
 //!   `WitError(e)` (`.value` is `e`, also `args[0]`);
 //! - resources are types (CamelCase) holding the handle: constructor → `Type(...)`, static
@@ -20,7 +22,11 @@
 //!
 //! Memory: arguments are borrowed by the import (wit-bindgen-c's rule for imports), so what
 //! converting them allocates is held by a `pylon_ctx` and released after the call; results
-//! are owned by the caller and freed with wit-bindgen-c's `*_free` once converted. Handles
+//! are owned by the caller and freed with wit-bindgen-c's `*_free` once converted. What a
+//! call's arguments copy into the callee (strings, bytes, list arrays) is counted while they
+//! are converted and capped at `PYLON_MAX_CALL_BYTES` (1 GiB; MemoryError): the callee's
+//! allocator cannot fail gracefully during the copy, and a list that repeats one large
+//! object costs nothing here but its full size there. Handles
 //! are never leaked: converting a result that holds `own` handles drops the ones it could
 //! not hand to a Python object.
 
@@ -674,7 +680,7 @@ impl<'a> Emitter<'_, 'a> {
         let has_handles = wit_params.iter().any(|p| self.has_handles(&p.ty));
         if has_ctx {
             self.use_rt("ctx");
-            write!(b, "    pylon_ctx ctx_ = {{\"{qual}\", NULL, NULL, 0, 0}};\n    pylon_ctx *ctx = &ctx_;\n").unwrap();
+            write!(b, "    pylon_ctx ctx_ = {{\"{qual}\", NULL, NULL, 0, 0, 0}};\n    pylon_ctx *ctx = &ctx_;\n").unwrap();
         }
         b.push_str("    PyObject *res = NULL;\n");
 
@@ -1078,6 +1084,13 @@ pylon_{py}_exit(PyObject *self, PyObject *const *Py_UNUSED(args), Py_ssize_t Py_
             )
             .unwrap();
         }
+        // The API as data, for generic callers (see sig.rs).
+        write!(
+            out,
+            "    if (PyModule_AddStringConstant(m, \"__wit__\",\n        {}) < 0) {{\n        goto fail;\n    }}\n",
+            c_doc(&super::sig::table(m)).replace("\n    ", "\n        ")
+        )
+        .unwrap();
         out.push_str("    return m;\nfail:\n    Py_DECREF(m);\n    return NULL;\n}\n");
 
         // The bindings reference the symbol of the component-type object wit-bindgen-c

@@ -12,6 +12,7 @@
 mod emit;
 mod model;
 mod runtime;
+mod sig;
 #[cfg(test)]
 mod tests;
 

@@ -5,9 +5,10 @@
 /// (name, dependencies, C code).
 pub const PIECES: &[(&str, &[&str], &str)] = &[
     ("ctx", &[], CTX),
+    ("account", &["ctx"], ACCOUNT),
     ("type_error", &["ctx"], TYPE_ERROR),
     ("nargs_error", &[], NARGS_ERROR),
-    ("calloc", &["ctx"], CALLOC),
+    ("calloc", &["ctx", "account"], CALLOC),
     ("tuple_of", &["ctx", "type_error"], TUPLE_OF),
     ("len_error", &["ctx"], LEN_ERROR),
     ("fields", &["ctx"], FIELDS),
@@ -17,8 +18,8 @@ pub const PIECES: &[(&str, &[&str], &str)] = &[
     ("f64", &["ctx", "type_error"], F64),
     ("f32", &["f64"], F32),
     ("char", &["ctx", "type_error"], CHAR),
-    ("string", &["ctx", "type_error"], STRING),
-    ("bytes", &["ctx", "type_error"], BYTES),
+    ("string", &["ctx", "type_error", "account"], STRING),
+    ("bytes", &["ctx", "type_error", "account"], BYTES),
     ("enum", &["int"], ENUM),
     ("flags", &["int"], FLAGS),
     ("case", &["tuple_of"], CASE),
@@ -44,6 +45,7 @@ typedef struct {
     const char *arg; /* the argument being converted */
     pylon_hold *holds;
     Py_ssize_t n, cap;
+    size_t bytes;    /* what the arguments copy into the callee so far */
 } pylon_ctx;
 
 #define PYLON_REF 'r'
@@ -105,6 +107,28 @@ pylon_ctx_release(pylon_ctx *ctx)
 }
 "#;
 
+const ACCOUNT: &str = r#"
+/* The most one call's arguments may copy into the callee (strings, bytes, list arrays):
+   the canonical ABI allocates them in the callee's 32-bit memory with no way to fail but a
+   trap, and a list repeating one large object costs nothing here but its full size there. */
+#define PYLON_MAX_CALL_BYTES ((size_t)1 << 30)
+
+/* Counts n items of size bytes towards PYLON_MAX_CALL_BYTES; MemoryError beyond it. */
+static int
+pylon_ctx_account(pylon_ctx *ctx, size_t n, size_t size)
+{
+    size_t left = PYLON_MAX_CALL_BYTES - ctx->bytes;
+    if (size != 0 && n > left / size) {
+        PyErr_Format(PyExc_MemoryError,
+                     "%s(): the arguments copy more than %zu MiB into the cap (the most one call takes)",
+                     ctx->fn, PYLON_MAX_CALL_BYTES >> 20);
+        return -1;
+    }
+    ctx->bytes += n * size;
+    return 0;
+}
+"#;
+
 const TYPE_ERROR: &str = r#"
 static int
 pylon_type_error(pylon_ctx *ctx, const char *expected, PyObject *o)
@@ -133,6 +157,9 @@ pylon_ctx_calloc(pylon_ctx *ctx, Py_ssize_t n, size_t size, void **out)
     *out = NULL;
     if (n == 0) {
         return 0;
+    }
+    if (pylon_ctx_account(ctx, (size_t)n, size) < 0) {
+        return -1;
     }
     void *p = PyMem_Calloc((size_t)n, size);
     if (p == NULL) {
@@ -352,7 +379,7 @@ pylon_lower_string(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
     }
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (s == NULL) {
+    if (s == NULL || pylon_ctx_account(ctx, (size_t)n, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)(uintptr_t)s; /* the bindings take a non-const pointer; never written */
@@ -378,7 +405,7 @@ pylon_lower_bytes(pylon_ctx *ctx, PyObject *o, uint8_t **ptr, size_t *len)
         PyMem_Free(view);
         return -1;
     }
-    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0) {
+    if (pylon_ctx_push(ctx, PYLON_BUF, view) < 0 || pylon_ctx_account(ctx, (size_t)view->len, 1) < 0) {
         return -1;
     }
     *ptr = (uint8_t *)view->buf;

@@ -169,3 +169,25 @@ fn two_extensions_of_one_interface_share_no_symbol() {
     let shared: Vec<_> = a.intersection(&b).collect();
     assert!(shared.is_empty(), "both define {shared:?}");
 }
+
+/// `__wit__` is valid JSON describing every function, resource and member, with types.
+#[test]
+fn wit_table_describes_the_api() {
+    let g = generate(&alltypes_spec(testdata("alltypes"))).unwrap();
+    let c = file(&g, "_alltypes.c");
+    let start = c.find("\"__wit__\",").unwrap() + "\"__wit__\",".len();
+    let end = start + c[start..].find(") < 0)").unwrap();
+    // The C literal, one piece per line, unescaped (all of it is ASCII).
+    let literal: String = c[start..end].lines().map(|l| l.trim()).filter(|l| !l.is_empty()).map(|l| &l[1..l.len() - 1]).collect();
+    let text = literal.replace("\\n", "\n").replace("\\\"", "\"").replace("\\\\", "\\").replace("\\?", "?");
+    let api: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    assert_eq!(api["module"], "_alltypes");
+    let names: Vec<&str> = api["functions"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"echo_bool") && names.contains(&"keyword_args"), "{names:?}");
+    let counter = api["resources"].as_array().unwrap().iter().find(|r| r["name"] == "Counter").unwrap();
+    assert_eq!(counter["constructor"]["params"], serde_json::json!([["start", "s64"]]));
+    let merge = counter["methods"].as_array().unwrap().iter().find(|m| m["name"] == "merge").unwrap();
+    assert_eq!(merge["params"], serde_json::json!([["other", {"own": "Counter"}]]), "methods leave out self");
+    let kw = api["functions"].as_array().unwrap().iter().find(|f| f["name"] == "keyword_args").unwrap();
+    assert_eq!(kw["params"][0][0], "from_", "Python's parameter names");
+}
