@@ -81,6 +81,8 @@ pub struct Ext {
     /// Dynlink ids it resolves through the linker (e.g. `crc32c`).
     pub links: Vec<String>,
     pub facades: Vec<Facade>,
+    /// Its `[fuzz]` table: hints for the random-call fuzzer (see `crate::fuzz`).
+    pub fuzz: toml_edit::Table,
 }
 
 #[derive(Clone, Debug)]
@@ -229,7 +231,11 @@ fn load_ext(path: &Path) -> Result<Ext> {
     for s in &sources {
         ensure!(dir.join(s).is_file(), "{}: source {s} not found", path.display());
     }
-    Ok(Ext { module, caps: strings("caps"), sources, links: strings("links"), facades, dir })
+    let fuzz = match doc.get("fuzz") {
+        None => toml_edit::Table::new(),
+        Some(item) => item.as_table().cloned().ok_or_else(|| anyhow!("{}: `fuzz` must be a table", path.display()))?,
+    };
+    Ok(Ext { module, caps: strings("caps"), sources, links: strings("links"), facades, fuzz, dir })
 }
 
 /// Every static or mux cap names an ext that names it back; every id an ext links is

@@ -1,7 +1,8 @@
 //! `cargo xtask`: builds, composes, verifies and tests pylon.
 //!
 //! Data flows one way, one module per stage:
-//! `deps → cpython → caps → extglue (gen) → stdlib → component → compose → manifest → verify`.
+//! `deps → cpython → caps → extglue (gen) → stdlib → component → compose → manifest → verify`;
+//! `fuzz` then calls every cap from Python with hostile input.
 
 mod addcap;
 mod bench;
@@ -15,6 +16,7 @@ mod deps;
 mod digest;
 mod dynlink;
 mod extglue;
+mod fuzz;
 mod r#gen;
 mod layout;
 mod manifest;
@@ -75,7 +77,7 @@ enum Task {
         #[arg(last = true)]
         args: Vec<OsString>,
     },
-    /// Run cargo's tests, build, run the smoke tests and check reproducibility.
+    /// Run cargo's tests, build, run the smoke tests, fuzz the caps and check reproducibility.
     Test {
         /// Skip the second build in another directory (the reproducibility check).
         #[arg(long)]
@@ -102,6 +104,19 @@ enum Task {
         /// Test modules of CPython's `test` package (default: the caps' suites).
         #[arg(default_values_t = ["test_zlib".to_owned()])]
         suites: Vec<String>,
+    },
+    /// Seeded random calls into each cap's raw extension module inside pylon; fails on a
+    /// trap (exit 134) or a hang, with the seed and the last call (see xtask/src/fuzz.rs).
+    FuzzCaps {
+        /// Calls per cap.
+        #[arg(long, default_value_t = 20000)]
+        calls: u32,
+        /// Seed of the random calls (default: from the clock; printed, to reproduce a run).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Caps to fuzz, by name (default: all). A dynlink provider is fuzzed through the
+        /// extensions that link the ids it serves.
+        caps: Vec<String>,
     },
     /// Compare pylon with the native build python on startup and small workloads.
     Bench {
@@ -154,6 +169,7 @@ fn main() -> ExitCode {
         Task::Repro => tasks::repro().map(|_| ExitCode::SUCCESS),
         Task::AddCap { name, kind, facade } => tasks::add_cap(&name, kind, facade).map(|_| ExitCode::SUCCESS),
         Task::Conformance { suites } => tasks::conformance(&suites).map(|_| ExitCode::SUCCESS),
+        Task::FuzzCaps { calls, seed, caps } => tasks::fuzz_caps(calls, seed, &caps).map(|_| ExitCode::SUCCESS),
         Task::Bench { runs } => tasks::bench(runs).map(|_| ExitCode::SUCCESS),
     };
     match result {

@@ -9,7 +9,7 @@ use crate::BuildArgs;
 use crate::layout::{Layout, Profile};
 use crate::manifest::Manifest;
 use crate::progress::Step;
-use crate::{addcap, bench, caps, conformance, deps, extglue, pipeline, repro, runner, sandbox, smoke, verify as verify_stage};
+use crate::{addcap, bench, caps, conformance, deps, extglue, fuzz, pipeline, repro, runner, sandbox, smoke, verify as verify_stage};
 
 pub fn deps(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
@@ -61,8 +61,8 @@ pub fn run(args: &BuildArgs, pylon_args: &[OsString]) -> Result<ExitCode> {
     Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
 }
 
-/// cargo's tests, the build, the committed manifest, verify, the smoke tests, and
-/// (unless told not to) the reproducibility check.
+/// cargo's tests, the build, the committed manifest, verify, the smoke tests, a short
+/// fuzzing of every cap, and (unless told not to) the reproducibility check.
 pub fn test(with_repro: bool) -> Result<()> {
     let layout = Layout::from_env()?;
     let cargo = runner::cargo();
@@ -109,6 +109,9 @@ pub fn test(with_repro: bool) -> Result<()> {
     sandbox::check(&runner, &wasm, &layout.cache.join("sandbox"))?;
     mux_schemes_check(&layout, &runner, &wasm)?;
     dynlink_swap_check(&layout, &built, &runner)?;
+    let step = Step::start(format!("fuzz every cap: {} random calls each, seed {}", fuzz::CI_CALLS, fuzz::CI_SEED));
+    fuzz::run_all(&layout, &runner, fuzz::CI_CALLS, fuzz::CI_SEED, &[])?;
+    step.done();
     add_cap_in_copy(&layout, &runner)?;
     if with_repro {
         repro::check(&layout, &built)?;
@@ -199,6 +202,13 @@ pub fn repro() -> Result<()> {
     let args = BuildArgs::default();
     let built = pipeline::build(&layout, &args)?;
     repro::check(&layout, &built)
+}
+
+pub fn fuzz_caps(calls: u32, seed: Option<u64>, caps: &[String]) -> Result<()> {
+    let layout = Layout::from_env()?;
+    pipeline::build(&layout, &BuildArgs::default())?;
+    let runner = runner::build(&layout)?;
+    fuzz::run_all(&layout, &runner, calls, seed.unwrap_or_else(fuzz::clock_seed), caps)
 }
 
 pub fn bench(runs: usize) -> Result<()> {
