@@ -111,7 +111,7 @@ pub fn cpython_tarball(layout: &Layout) -> Result<PathBuf> {
 }
 
 /// Returns the cached, verified file of `pin`, fetching it first if needed.
-fn ensure_pin(layout: &Layout, pin: &Pin, check_only: bool) -> Result<PathBuf> {
+pub fn ensure_pin(layout: &Layout, pin: &Pin, check_only: bool) -> Result<PathBuf> {
     let dest = layout.downloads().join(&pin.file);
     if dest.exists() {
         let actual = sha256_file(&dest)?;
@@ -165,15 +165,16 @@ fn fetch_into(pin: &Pin, dir: &Path) -> Result<PathBuf> {
         return Ok(to);
     }
     match pin.client.as_str() {
-        "pip" => fetch_with_pip(pin, dir),
+        "pip" => fetch_with_pip(pin, dir, "--only-binary=:all:"),
+        "pip-sdist" => fetch_with_pip(pin, dir, "--no-binary=:all:"),
         "apt-source" => fetch_with_apt_source(pin, dir),
-        other => bail!("pin `{}`: unknown client `{other}` (expected pip or apt-source)", pin.name),
+        other => bail!("pin `{}`: unknown client `{other}` (expected pip, pip-sdist or apt-source)", pin.name),
     }
 }
 
-fn fetch_with_pip(pin: &Pin, dir: &Path) -> Result<PathBuf> {
+fn fetch_with_pip(pin: &Pin, dir: &Path, kind: &str) -> Result<PathBuf> {
     let spec = format!("{}=={}", pin.package, pin.version);
-    cmd!("python3", "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", dir, &spec)
+    cmd!("python3", "-m", "pip", "download", "--no-deps", kind, "--dest", dir, &spec)
         .stdout_to_stderr()
         .run()
         .with_context(|| format!("pin `{}`: `pip download {spec}` failed", pin.name))?;

@@ -28,6 +28,7 @@ mod sandbox;
 mod smoke;
 mod stdlib;
 mod tasks;
+mod thirdparty;
 mod verify;
 
 use anyhow::Result;
@@ -101,9 +102,16 @@ enum Task {
     },
     /// Run CPython's own test modules inside pylon and natively; compare pass counts.
     Conformance {
-        /// Test modules of CPython's `test` package (default: the caps' suites).
-        #[arg(default_values_t = ["test_zlib".to_owned()])]
+        /// Test modules of CPython's `test` package. With none, the default sweep
+        /// (`conformance::DEFAULT_SWEEP`), which also rewrites `conformance.md`.
         suites: Vec<String>,
+        /// Where to write the markdown report (default: `conformance.md` for the default
+        /// sweep, none for named suites).
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+        /// Fail when a suite passes less than this share of its native passes.
+        #[arg(long, default_value_t = 0.95)]
+        min_share: f64,
     },
     /// Seeded random calls into each cap's raw extension module inside pylon; fails on a
     /// trap (exit 134) or a hang, with the seed and the last call (see xtask/src/fuzz.rs).
@@ -168,7 +176,9 @@ fn main() -> ExitCode {
         Task::Test { no_repro } => tasks::test(!no_repro).map(|_| ExitCode::SUCCESS),
         Task::Repro => tasks::repro().map(|_| ExitCode::SUCCESS),
         Task::AddCap { name, kind, facade } => tasks::add_cap(&name, kind, facade).map(|_| ExitCode::SUCCESS),
-        Task::Conformance { suites } => tasks::conformance(&suites).map(|_| ExitCode::SUCCESS),
+        Task::Conformance { suites, report, min_share } => {
+            tasks::conformance(&suites, report.as_deref(), min_share).map(|_| ExitCode::SUCCESS)
+        }
         Task::FuzzCaps { calls, seed, caps } => tasks::fuzz_caps(calls, seed, &caps).map(|_| ExitCode::SUCCESS),
         Task::Bench { runs } => tasks::bench(runs).map(|_| ExitCode::SUCCESS),
     };

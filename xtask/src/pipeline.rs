@@ -12,7 +12,7 @@ use crate::extglue;
 use crate::compose;
 use crate::cpython::{self, WasiRecipe};
 use crate::deps::{self, Inputs};
-use crate::digest::{StageKey, copy_atomic, sha256_file, write_atomic};
+use crate::digest::{StageKey, copy_atomic, sha256_file, sha256_tree, write_atomic};
 use crate::layout::{Layout, Profile};
 use crate::dynlink::{self, Plan};
 use crate::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins};
@@ -42,12 +42,11 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let recipe = WasiRecipe { profile: args.profile, setup_local: &glue.setup_local, tree_files: &glue.tree_files };
     let wasi = cpython::wasi(layout, &inputs, &native, &recipe, args.force)?;
 
-    let stdlib_zip = stdlib::package(
+    let stdlib = stdlib::package(
         &layout.cache,
         &StdlibInputs {
             native: &native,
             wasi: &wasi,
-            keep_tests: args.keep_tests,
             remap: path_remap(layout, &wasi.dir, native.exe.parent().unwrap()),
             overlays: glue.facades.clone(),
         },
@@ -90,28 +89,43 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let pylon_out = out.join("pylon.wasm");
     let zip_out = out.join("lib").join(ZIP_NAME);
     copy_atomic(&core, &core_out)?;
-    copy_atomic(&stdlib_zip, &zip_out)?;
+    copy_atomic(&stdlib.zip, &zip_out)?;
     write_atomic(&pylon_out, &pylon)?;
     let linker_out = out.join("linker.wasm");
     match &linker_bundle {
         Some(bytes) => write_atomic(&linker_out, bytes)?,
         None => fs::remove_file(&linker_out).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?,
     }
-    // The empty platform-library dir tells CPython's getpath where exec_prefix is.
-    fs::create_dir_all(out.join("lib/python3.13/lib-dynload"))?;
+    // `lib/python3.13/`, the second entry of the guest's sys.path: the stdlib's sources, the
+    // empty platform-library dir (it tells CPython's getpath where exec_prefix is), and in
+    // a conformance build CPython's `test` package.
+    let sources_out = out.join("lib").join(stdlib::SOURCES_DIR);
+    replace_tree(&stdlib.sources, &sources_out)?;
+    fs::create_dir_all(sources_out.join("lib-dynload"))?;
+    if args.keep_tests {
+        let guest = format!("{}/{}/test", stdlib::GUEST_LIB, stdlib::SOURCES_DIR);
+        let tree = stdlib::test_tree(&layout.cache, &native, &wasi, &format!("{guest}/"), args.force)?;
+        replace_tree(&tree.join("test"), &sources_out.join("test"))?;
+    }
     if args.profile == Profile::Release && is_default_build(args) {
         point_default_at(&layout.build.join("pylon.wasm"), Path::new("release/pylon.wasm"))?;
     }
 
     let artifact = |name: &str, path: &Path| -> Result<Artifact> {
-        Ok(Artifact {
-            name: name.to_owned(),
-            path: path.strip_prefix(&layout.root)?.to_string_lossy().into_owned(),
-            sha256: sha256_file(path)?,
-            size: fs::metadata(path)?.len(),
-        })
+        let rel = path.strip_prefix(&layout.root)?.to_string_lossy().into_owned();
+        // A directory is one artifact too, by the digest of its tree; its path ends in `/`.
+        if path.is_dir() {
+            let (sha256, size) = sha256_tree(path)?;
+            return Ok(Artifact { name: name.to_owned(), path: format!("{rel}/"), sha256, size });
+        }
+        Ok(Artifact { name: name.to_owned(), path: rel, sha256: sha256_file(path)?, size: fs::metadata(path)?.len() })
     };
-    let mut artifacts = vec![artifact("core", &core_out)?, artifact("stdlib", &zip_out)?, artifact("pylon", &pylon_out)?];
+    let mut artifacts = vec![
+        artifact("core", &core_out)?,
+        artifact("stdlib", &zip_out)?,
+        artifact("pylon", &pylon_out)?,
+        artifact("stdlib-sources", &sources_out)?,
+    ];
     if linker_bundle.is_some() {
         artifacts.push(artifact("linker", &linker_out)?);
     }
@@ -174,6 +188,24 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         manifest_path.display()
     );
     Ok(Built { inputs, native_python: native.exe, manifest })
+}
+
+/// Makes `to` a copy of the directory `from`: built next to it, then swapped in, so that an
+/// interrupted copy never leaves half a tree behind.
+fn replace_tree(from: &Path, to: &Path) -> Result<()> {
+    let pending = crate::digest::pending_path(to);
+    crate::deps::remove_dir_if_exists(&pending)?;
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot walk {}", from.display()))?;
+        let dest = pending.join(entry.path().strip_prefix(from)?);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&dest)?;
+        } else {
+            fs::copy(entry.path(), &dest).with_context(|| format!("cannot copy {} to {}", entry.path().display(), dest.display()))?;
+        }
+    }
+    crate::deps::remove_dir_if_exists(to)?;
+    fs::rename(&pending, to).with_context(|| format!("cannot move {} into {}", pending.display(), to.display()))
 }
 
 /// `build/<profile>/`, `build/<profile>-tests/` for a conformance build, or

@@ -3,13 +3,14 @@
 use anyhow::{Context, Result, bail, ensure};
 use duct::cmd;
 use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
 use crate::BuildArgs;
 use crate::layout::{Layout, Profile};
 use crate::manifest::Manifest;
 use crate::progress::Step;
-use crate::{addcap, bench, caps, conformance, deps, extglue, fuzz, pipeline, repro, runner, sandbox, smoke, verify as verify_stage};
+use crate::{addcap, bench, caps, conformance, deps, extglue, fuzz, pipeline, repro, runner, sandbox, smoke, thirdparty, verify as verify_stage};
 
 pub fn deps(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
@@ -107,6 +108,7 @@ pub fn test(with_repro: bool) -> Result<()> {
         bail!("{failed} smoke test(s) failed");
     }
     sandbox::check(&runner, &wasm, &layout.cache.join("sandbox"))?;
+    thirdparty::pip_check(&layout, &runner, &wasm, &thirdparty::inputs(&layout)?)?;
     mux_schemes_check(&layout, &runner, &wasm)?;
     dynlink_swap_check(&layout, &built, &runner)?;
     let step = Step::start(format!("fuzz every cap: {} random calls each, seed {}", fuzz::CI_CALLS, fuzz::CI_SEED));
@@ -232,17 +234,38 @@ pub fn bench(runs: usize) -> Result<()> {
     bench::in_pylon(&layout, &runner, &variants)
 }
 
-/// Share of the native passes that pylon must pass too.
-const CONFORMANCE_MIN_SHARE: f64 = 0.95;
-
-pub fn conformance(suites: &[String]) -> Result<()> {
+/// `cargo xtask conformance`: CPython's suites (named, or the default sweep), and with the
+/// default sweep also the real projects' pytest suites; the report is written before the
+/// verdict, so a shortfall is on record.
+pub fn conformance(suites: &[String], report: Option<&Path>, min_share: f64) -> Result<()> {
     let layout = Layout::from_env()?;
+    let default_report = layout.root.join("conformance.md");
+    let sweep = suites.is_empty();
+    let (suites, report): (Vec<String>, Option<&Path>) = if sweep {
+        (conformance::DEFAULT_SWEEP.iter().map(|s| s.to_string()).collect(), Some(report.unwrap_or(&default_report)))
+    } else {
+        (suites.to_vec(), report)
+    };
     let args = BuildArgs { keep_tests: true, ..BuildArgs::default() };
     let built = pipeline::build(&layout, &args)?;
     let runner = runner::build(&layout)?;
     let wasm = pipeline::output_dir(&layout, &args).join("pylon.wasm");
     let targets = conformance::Targets { runner: &runner, wasm: &wasm, native: &built.native_python };
-    conformance::run(&layout, &targets, suites, CONFORMANCE_MIN_SHARE)
+    let results = conformance::run(&layout, &targets, &suites)?;
+    let projects = if sweep { thirdparty::project_suites(&layout, &targets, &thirdparty::inputs(&layout)?)? } else { vec![] };
+    if let Some(path) = report {
+        let mut text = conformance::render_report(&results);
+        if !projects.is_empty() {
+            text.push_str(&thirdparty::render(&projects));
+        }
+        crate::digest::write_atomic(path, text.as_bytes())?;
+        println!("report: {}", path.display());
+    }
+    let short = conformance::short_of(&results, min_share);
+    if !short.is_empty() {
+        bail!("below {:.0} % of native passes: {}", min_share * 100.0, short.join(", "));
+    }
+    Ok(())
 }
 
 pub fn add_cap(name: &str, kind: caps::Kind, facade: bool) -> Result<()> {

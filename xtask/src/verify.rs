@@ -217,6 +217,9 @@ pub fn check(root: &Path, manifest: &Manifest, link: Option<&str>) -> Report {
         if a.sha256 == PLACEHOLDER {
             return Status::Placeholder;
         }
+        if a.path.ends_with('/') {
+            return check_tree(&build, a, &root.join(&a.path));
+        }
         match open_in_build(&build, &root.join(&a.path)) {
             Ok((file, size)) => compare(a, &file, size),
             Err(status) => status,
@@ -240,6 +243,39 @@ pub fn check(root: &Path, manifest: &Manifest, link: Option<&str>) -> Report {
 /// `..` and symlinks are resolved. Opened non-blocking and checked on the open file, so
 /// that a FIFO, even one swapped in after the path check, cannot stall verify.
 fn open_in_build(build: &Path, path: &Path) -> Result<(File, u64), Status> {
+    let resolved = resolve_in_build(build, path)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&resolved)
+        .map_err(|e| Status::Unreadable { error: format!("cannot open {}: {e}", resolved.display()) })?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => Ok((file, m.len())),
+        Ok(_) => Err(Status::NotAFile),
+        Err(e) => Err(Status::Unreadable { error: format!("cannot stat {}: {e}", resolved.display()) }),
+    }
+}
+
+/// A directory artifact (its path ends in `/`): the digest of its tree, which reads only
+/// regular files and fails on anything else inside.
+fn check_tree(build: &Path, a: &Artifact, path: &Path) -> Status {
+    let resolved = match resolve_in_build(build, path) {
+        Ok(resolved) => resolved,
+        Err(status) => return status,
+    };
+    if !resolved.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return Status::NotAFile;
+    }
+    match crate::digest::sha256_tree(&resolved) {
+        Ok((actual, size)) if actual != a.sha256 => Status::Drifted { actual, actual_size: size },
+        Ok((_, size)) if size != a.size => Status::SizeMismatch { actual: size },
+        Ok(_) => Status::Ok,
+        Err(e) => Status::Unreadable { error: format!("{e:#}") },
+    }
+}
+
+/// `path` with `..` and symlinks resolved, if that is under `build`.
+fn resolve_in_build(build: &Path, path: &Path) -> Result<PathBuf, Status> {
     let resolved = match path.canonicalize() {
         Ok(resolved) => resolved,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -257,16 +293,7 @@ fn open_in_build(build: &Path, path: &Path) -> Result<(File, u64), Status> {
     if !build.canonicalize().is_ok_and(|build| resolved.starts_with(build)) {
         return Err(Status::Outside { resolved: resolved.display().to_string() });
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(&resolved)
-        .map_err(|e| Status::Unreadable { error: format!("cannot open {}: {e}", resolved.display()) })?;
-    match file.metadata() {
-        Ok(m) if m.is_file() => Ok((file, m.len())),
-        Ok(_) => Err(Status::NotAFile),
-        Err(e) => Err(Status::Unreadable { error: format!("cannot stat {}: {e}", resolved.display()) }),
-    }
+    Ok(resolved)
 }
 
 fn compare(a: &Artifact, file: &File, size: u64) -> Status {
@@ -390,6 +417,29 @@ mod tests {
 
     fn cap_status<'r>(report: &'r Report, name: &str) -> &'r Status {
         &report.caps.iter().find(|(a, _)| a.name == name).unwrap().1
+    }
+
+    #[test]
+    fn a_directory_is_checked_by_its_tree() {
+        let s = Scratch::new("tree");
+        s.file("x", "build/release/lib/python3.13/json/__init__.py", b"def dumps(): pass\n");
+        s.file("x", "build/release/lib/python3.13/os.py", b"sep = '/'\n");
+        let dir = s.root.join("build/release/lib/python3.13");
+        let (sha256, size) = crate::digest::sha256_tree(&dir).unwrap();
+        assert_eq!(size, 28);
+        let row = Artifact { name: "stdlib-sources".into(), path: "build/release/lib/python3.13/".into(), sha256, size };
+        let mut m = s.build(vec![]);
+        m.artifacts.push(row);
+        let report = s.check(&m, None);
+        assert!(report.ok(), "{}", report.text());
+        std::fs::write(dir.join("os.py"), b"sep = '\\'\n").unwrap();
+        let report = s.check(&m, None);
+        assert!(report.text().contains("stdlib-sources: DRIFTED"), "{}", report.text());
+        std::fs::write(dir.join("os.py"), b"sep = '/'\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.py")).unwrap();
+        let report = s.check(&m, None);
+        assert!(report.text().contains("stdlib-sources: UNREADABLE"), "{}", report.text());
+        assert!(report.text().contains("passwd.py is not a regular file or directory"), "{}", report.text());
     }
 
     #[test]
