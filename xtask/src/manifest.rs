@@ -547,7 +547,7 @@ mod tests {
             format!("caps-manifest.toml is not a valid manifest:\ncaps-manifest.toml:{}: schema: expected an integer, found a string", line(&text, 0, "schema ="))
         );
         for (nth, from, to, key, what) in [
-            (5, "size = ", "size = \"7\" #", "cap[0].size", "expected an integer, found a string"),
+            (4, "size = ", "size = \"7\" #", "cap[0].size", "expected an integer, found a string"),
             (0, "size = ", "size = 1.5 #", "artifact[0].size", "expected an integer, found a float"),
             (2, "interfaces = [", "interfaces = \"pylon:ids\" #", "cap[2].interfaces", "expected an array of strings, found a string"),
             (0, "source_date_epoch = ", "source_date_epoch = \"now\" #", "pins.source_date_epoch", "expected an integer, found a string"),
@@ -634,7 +634,7 @@ mod tests {
     /// A missing key points at the header of its table.
     #[test]
     fn missing_keys_point_at_their_table() {
-        let text = edited(0, "path = \"build/release/lib/python313.zip\"\n", "");
+        let text = edited(0, "path = \"build/release/lib/python3.13/\"\n", "");
         assert!(problems(&text).ends_with(&format!(":{}: artifact[1].path: missing", line(&text, 1, "[[artifact]]"))), "{}", problems(&text));
         let text = edited(0, "name = \"zlib\"\n", "");
         assert_eq!(problems(&text).lines().skip(1).collect::<Vec<_>>(), [format!("caps-manifest.toml:{}: cap[4].name: missing", line(&text, 4, "[[cap]]"))]);

@@ -17,7 +17,7 @@ use crate::layout::{Layout, Profile};
 use crate::dynlink::{self, Plan};
 use crate::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins};
 use crate::progress::{self, Step};
-use crate::stdlib::{self, StdlibInputs, ZIP_NAME};
+use crate::stdlib::{self, StdlibInputs};
 
 /// What a build produced.
 pub struct Built {
@@ -87,25 +87,24 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let out = output_dir(layout, args);
     let core_out = out.join("core.wasm");
     let pylon_out = out.join("pylon.wasm");
-    let zip_out = out.join("lib").join(ZIP_NAME);
     copy_atomic(&core, &core_out)?;
-    copy_atomic(&stdlib.zip, &zip_out)?;
+    // Builds before the tree had `lib/python313.zip`, which would come first on sys.path.
+    remove_file_if_exists(&out.join("lib/python313.zip"))?;
     write_atomic(&pylon_out, &pylon)?;
     let linker_out = out.join("linker.wasm");
     match &linker_bundle {
         Some(bytes) => write_atomic(&linker_out, bytes)?,
         None => fs::remove_file(&linker_out).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })?,
     }
-    // `lib/python3.13/`, the second entry of the guest's sys.path: the stdlib's sources, the
-    // empty platform-library dir (it tells CPython's getpath where exec_prefix is), and in
-    // a conformance build CPython's `test` package.
-    let sources_out = out.join("lib").join(stdlib::SOURCES_DIR);
-    replace_tree(&stdlib.sources, &sources_out)?;
-    fs::create_dir_all(sources_out.join("lib-dynload"))?;
+    // `lib/python3.13/`: the stdlib, the empty platform-library dir (it tells CPython's
+    // getpath where exec_prefix is), and in a conformance build CPython's `test` package.
+    let stdlib_out = out.join("lib").join(stdlib::TREE_DIR);
+    replace_tree(&stdlib, &stdlib_out)?;
+    fs::create_dir_all(stdlib_out.join("lib-dynload"))?;
     if args.keep_tests {
-        let guest = format!("{}/{}/test", stdlib::GUEST_LIB, stdlib::SOURCES_DIR);
+        let guest = format!("{}/{}/test", stdlib::GUEST_LIB, stdlib::TREE_DIR);
         let tree = stdlib::test_tree(&layout.cache, &native, &wasi, &format!("{guest}/"), args.force)?;
-        replace_tree(&tree.join("test"), &sources_out.join("test"))?;
+        replace_tree(&tree.join("test"), &stdlib_out.join("test"))?;
     }
     if args.profile == Profile::Release && is_default_build(args) {
         point_default_at(&layout.build.join("pylon.wasm"), Path::new("release/pylon.wasm"))?;
@@ -122,9 +121,8 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     };
     let mut artifacts = vec![
         artifact("core", &core_out)?,
-        artifact("stdlib", &zip_out)?,
+        artifact("stdlib", &stdlib_out)?,
         artifact("pylon", &pylon_out)?,
-        artifact("stdlib-sources", &sources_out)?,
     ];
     if linker_bundle.is_some() {
         artifacts.push(artifact("linker", &linker_out)?);
@@ -190,13 +188,23 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     Ok(Built { inputs, native_python: native.exe, manifest })
 }
 
-/// Makes `to` a copy of the directory `from`: built next to it, then swapped in, so that an
-/// interrupted copy never leaves half a tree behind.
+fn remove_file_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        _ => Ok(()),
+    }
+}
+
+/// Makes `to` a copy of the stage directory `from` (less its stamp): built next to it,
+/// then swapped in, so that an interrupted copy never leaves half a tree behind.
 fn replace_tree(from: &Path, to: &Path) -> Result<()> {
     let pending = crate::digest::pending_path(to);
     crate::deps::remove_dir_if_exists(&pending)?;
     for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot walk {}", from.display()))?;
+        if entry.file_name() == stdlib::STAMP {
+            continue;
+        }
         let dest = pending.join(entry.path().strip_prefix(from)?);
         if entry.file_type().is_dir() {
             fs::create_dir_all(&dest)?;

@@ -1,24 +1,21 @@
-//! Stage 3: the standard library as one deterministic archive of `.pyc` files,
-//! `python313.zip`, which CPython puts first on its default `sys.path`, and its sources as
-//! a directory tree, `python3.13/`, the next entry of `sys.path`.
+//! Stage 3: the standard library as a directory tree, `lib/python3.13/`: every module's
+//! `.py` with its bytecode in `__pycache__`, the layout of any CPython install, on the
+//! guest's default `sys.path` (CPython's getpath finds `os.py` there).
 //!
-//! Imports read the archive's bytecode, stored uncompressed: zipimport inflates through
-//! `zlib`, which in pylon is a cap. The sources are for tracebacks, `linecache` and
-//! `inspect.getsource`: every code object's `co_filename` names its `.py` in the tree, a
-//! plain file, read only when asked. They are not in the archive because zipimport parses
-//! the archive's whole directory at start-up: twice the entries cost 29 % more instructions
-//! for `-c pass` (measured, 149 M against 192 M), the tree costs nothing until used.
-//! Bytecode uses unchecked-hash invalidation (no timestamps, and the sources are never read
-//! to check it); entries are sorted with fixed dates.
+//! Bytecode uses unchecked-hash invalidation: no timestamps, and the sources are never read
+//! to check it, so imports cost what they cost from an archive while tracebacks,
+//! `linecache` and `inspect.getsource` read the sources, and `__file__` names the `.py` as
+//! natively. A tree also beats the `python313.zip` of earlier builds at start-up (measured
+//! for `-c pass`: 103 M instructions against 149 M for a sourceless zip and 192 M for a zip
+//! with sources): zipimport parses the archive's whole directory in Python on every start,
+//! while the tree costs one directory listing per package imported.
 //!
-//! CPython's `test` package is never in the archive: its tests read data files next to
-//! their modules, which a zip cannot offer to `open()`. Conformance builds get it as a
-//! directory tree ([`test_tree`]).
+//! CPython's `test` package is never in it: conformance builds get it as a tree of its own
+//! ([`test_tree`]), data files included.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use duct::cmd;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
@@ -27,14 +24,15 @@ use crate::deps::remove_dir_if_exists;
 use crate::digest::{StageKey, pending_path};
 use crate::progress::{self, Step};
 
-/// Where the runner mounts the stdlib directory inside the guest.
+/// Where the runner mounts the stdlib directory (`lib/` next to the component) in the guest.
 pub const GUEST_LIB: &str = "/usr/local/lib";
-pub const ZIP_NAME: &str = "python313.zip";
+/// The tree's name under `lib/` (and under [`GUEST_LIB`]).
+pub const TREE_DIR: &str = "python3.13";
 
 /// Top-level parts of `Lib/` that a sandboxed interpreter has no use for.
 const LEFT_OUT: &[&str] = &["idlelib", "tkinter", "turtledemo", "site-packages", "__phello__"];
 
-const RECIPE: &str = "stdlib v2: stored .pyc (unchecked-hash, co_filename in python3.13/), 1980-01-01 dates, no test/; .py tree";
+const RECIPE: &str = "stdlib v3: .py and __pycache__ .pyc (unchecked-hash), no test/";
 const TESTS_RECIPE: &str = "tests v1: every file of Lib/test, __pycache__ .pyc unchecked-hash";
 
 /// Files CPython's test suite ships with deliberate syntax or encoding errors.
@@ -50,18 +48,8 @@ pub struct StdlibInputs<'a> {
     pub overlays: Vec<(String, PathBuf)>,
 }
 
-/// Where the sources go, under the stdlib directory (`lib/` next to the component).
-pub const SOURCES_DIR: &str = "python3.13";
-
-/// The stage's two outputs, in the cache.
-pub struct Stdlib {
-    pub zip: PathBuf,
-    /// The `.py` tree, the contents of `lib/python3.13/`.
-    pub sources: PathBuf,
-}
-
-/// Builds (or reuses) the archive and the source tree in the cache.
-pub fn package(cache: &Path, inputs: &StdlibInputs, force: bool) -> Result<Stdlib> {
+/// Builds (or reuses) the tree in the cache and returns its directory.
+pub fn package(cache: &Path, inputs: &StdlibInputs, force: bool) -> Result<PathBuf> {
     let sysconfig = remapped_sysconfigdata(inputs)?;
     let mut key = StageKey::new("stdlib");
     key.add_str("native", &inputs.native.key)
@@ -72,60 +60,67 @@ pub fn package(cache: &Path, inputs: &StdlibInputs, force: bool) -> Result<Stdli
         key.add_str("overlay", name).add("content", &fs::read(file)?);
     }
     let key = key.finish();
-    let out = Stdlib { zip: cache.join(format!("stdlib-{}.zip", &key[..16])), sources: cache.join(format!("stdlib-{}-sources", &key[..16])) };
-    if !force && out.zip.exists() && out.sources.is_dir() {
-        progress::cached("stdlib archive and sources", &key);
+    let out = cache.join(format!("stdlib-{}", &key[..16]));
+    let stamp = out.join(STAMP);
+    if !force && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == key) {
+        progress::cached("stdlib tree", &key);
         return Ok(out);
     }
-    let step = Step::start("stdlib: compile to .pyc and archive, sources as a tree");
-    let stage = pending_path(&cache.join(format!("stdlib-{}", &key[..16])));
-    remove_dir_if_exists(&stage)?;
-    let result = build(inputs, &sysconfig, &stage, &out);
-    remove_dir_if_exists(&stage)?;
-    result?;
+    let step = Step::start("stdlib: sources and their .pyc as a tree");
+    let pending = pending_path(&out);
+    remove_dir_if_exists(&pending)?;
+    let result = build(inputs, &sysconfig, &pending);
+    if let Err(e) = result {
+        remove_dir_if_exists(&pending).ok();
+        return Err(e);
+    }
+    fs::write(pending.join(STAMP), format!("{key}\n"))?;
+    remove_dir_if_exists(&out)?;
+    fs::rename(&pending, &out).with_context(|| format!("cannot move into {}", out.display()))?;
     step.done();
     Ok(out)
 }
 
-fn build(inputs: &StdlibInputs, sysconfig: &str, stage: &Path, out: &Stdlib) -> Result<()> {
-    let src = stage.join("src");
-    copy_sources(&inputs.wasi.lib(), &src)?;
-    fs::write(src.join(SYSCONFIGDATA), sysconfig)?;
+/// Marks a complete stage directory; never copied into the build.
+pub const STAMP: &str = ".stage-complete";
+
+fn build(inputs: &StdlibInputs, sysconfig: &str, tree: &Path) -> Result<()> {
+    copy_sources(&inputs.wasi.lib(), tree)?;
+    fs::write(tree.join(SYSCONFIGDATA), sysconfig)?;
     for (name, file) in &inputs.overlays {
-        let to = src.join(name);
+        let to = tree.join(name);
         fs::create_dir_all(to.parent().unwrap())?;
         fs::copy(file, &to).with_context(|| format!("cannot copy {}", file.display()))?;
     }
-    let ddir = format!("{GUEST_LIB}/{SOURCES_DIR}");
+    compile(&inputs.native.exe, tree, &format!("{GUEST_LIB}/{TREE_DIR}"))
+}
+
+/// `compileall` of `tree` into `__pycache__`, unchecked-hash, with the code objects' file
+/// names as the guest sees them (`guest_dir` in place of `tree`).
+fn compile(python: &Path, tree: &Path, guest_dir: &str) -> Result<()> {
     cmd!(
-        &inputs.native.exe,
+        python,
         "-E",
         "-s",
         "-m",
         "compileall",
         "-q",
-        "-b",
         "-j0",
         "--invalidation-mode",
         "unchecked-hash",
-        "-d",
-        &ddir,
+        "-s",
+        tree,
+        "-p",
+        guest_dir,
         "-x",
         NOT_COMPILABLE,
-        &src
+        tree
     )
     .env("PYTHONHASHSEED", "0")
     .stdout_to_stderr()
     .run()
-    .context("compiling the stdlib to .pyc failed")?;
-    let pending = pending_path(&out.zip);
-    write_zip(&src, &pending)?;
-    let pending_sources = pending_path(&out.sources);
-    remove_dir_if_exists(&pending_sources)?;
-    copy_sources(&src, &pending_sources)?;
-    remove_dir_if_exists(&out.sources)?;
-    fs::rename(&pending_sources, &out.sources).with_context(|| format!("cannot move into {}", out.sources.display()))?;
-    fs::rename(&pending, &out.zip).with_context(|| format!("cannot move into {}", out.zip.display()))
+    .with_context(|| format!("compiling {} to .pyc failed", tree.display()))?;
+    Ok(())
 }
 
 /// Copies the `.py` files of `Lib/` that pylon ships, in sorted order.
@@ -148,35 +143,6 @@ fn copy_sources(lib: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes every `.pyc` under `src` into a stored zip with sorted entries and fixed dates.
-fn write_zip(src: &Path, to: &Path) -> Result<()> {
-    use zip::write::SimpleFileOptions;
-    let file = fs::File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
-    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .last_modified_time(zip::DateTime::default())
-        .unix_permissions(0o644);
-    let mut count = 0usize;
-    for entry in WalkDir::new(src).sort_by_file_name().min_depth(1) {
-        let entry = entry?;
-        let rel = entry.path().strip_prefix(src)?;
-        let name = rel.to_string_lossy().replace('\\', "/");
-        if entry.file_type().is_dir() {
-            zip.add_directory(format!("{name}/"), options.unix_permissions(0o755))?;
-        } else if name.ends_with(".pyc") {
-            zip.start_file(name, options)?;
-            zip.write_all(&fs::read(entry.path())?)?;
-            count += 1;
-        }
-    }
-    zip.finish()?.flush()?;
-    if count < 100 {
-        bail!("the stdlib archive has only {count} modules; compileall did not run as expected");
-    }
-    Ok(())
-}
-
 /// CPython's `test` package as a directory, for conformance builds: every file of
 /// `Lib/test` (test data included: `decimaltestdata/`, `tokenizedata/`, archives, ...) and
 /// its bytecode in `__pycache__`, compiled here so that a read-only mount costs no compile.
@@ -187,8 +153,7 @@ pub fn test_tree(cache: &Path, native: &NativePython, wasi: &WasiPython, guest_d
     key.add_str("wasi", &wasi.key).add_str("native", &native.key).add_str("guest", guest_dir).add_str("recipe", TESTS_RECIPE);
     let key = key.finish();
     let out = cache.join(format!("stdlib-tests-{}", &key[..16]));
-    let stamp = out.join(".complete");
-    if !force && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == key) {
+    if !force && fs::read_to_string(out.join(STAMP)).is_ok_and(|s| s.trim() == key) {
         progress::cached("stdlib test package", &key);
         return Ok(out);
     }
@@ -206,29 +171,8 @@ pub fn test_tree(cache: &Path, native: &NativePython, wasi: &WasiPython, guest_d
                 fs::copy(entry.path(), &dest).with_context(|| format!("cannot copy {}", entry.path().display()))?;
             }
         }
-        cmd!(
-            &native.exe,
-            "-E",
-            "-s",
-            "-m",
-            "compileall",
-            "-q",
-            "-j0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "-s",
-            &pending,
-            "-p",
-            guest_dir,
-            "-x",
-            NOT_COMPILABLE,
-            &to
-        )
-        .env("PYTHONHASHSEED", "0")
-        .stdout_to_stderr()
-        .run()
-        .context("compiling the test package to .pyc failed")?;
-        fs::write(pending.join(".complete"), format!("{key}\n"))?;
+        compile(&native.exe, &to, guest_dir.trim_end_matches('/'))?;
+        fs::write(pending.join(STAMP), format!("{key}\n"))?;
         Ok(())
     })();
     if let Err(e) = result {
