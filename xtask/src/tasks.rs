@@ -114,6 +114,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     let step = Step::start(format!("fuzz every cap: {} random calls each, seed {}", fuzz::CI_CALLS, fuzz::CI_SEED));
     fuzz::run_all(&layout, &runner, fuzz::CI_CALLS, fuzz::CI_SEED, &[])?;
     step.done();
+    conformance_subset(&layout, &runner)?;
     add_cap_in_copy(&layout, &runner)?;
     if with_repro {
         repro::check(&layout, &built)?;
@@ -232,6 +233,24 @@ pub fn bench(runs: usize) -> Result<()> {
         }
     }
     bench::in_pylon(&layout, &runner, &variants)
+}
+
+/// The part of the conformance sweep that fits CI's time: quick suites on both sides, held
+/// to the same share as the sweep. The full sweep is `cargo xtask conformance`.
+const CI_CONFORMANCE: &[&str] = &["test_zlib", "test_gzip", "test_json", "test_csv"];
+
+fn conformance_subset(layout: &Layout, runner: &Path) -> Result<()> {
+    let args = BuildArgs { keep_tests: true, ..BuildArgs::default() };
+    let built = pipeline::build(layout, &args)?;
+    let wasm = pipeline::output_dir(layout, &args).join("pylon.wasm");
+    let targets = conformance::Targets { runner, wasm: &wasm, native: &built.native_python };
+    let suites: Vec<String> = CI_CONFORMANCE.iter().map(|s| s.to_string()).collect();
+    let results = conformance::run(layout, &targets, &suites)?;
+    let short = conformance::short_of(&results, 0.95);
+    if !short.is_empty() {
+        bail!("conformance below 95 % of native passes: {}", short.join(", "));
+    }
+    Ok(())
 }
 
 /// `cargo xtask conformance`: CPython's suites (named, or the default sweep), and with the
