@@ -45,7 +45,7 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
 /// address space, and starting processes (WASI has no process creation, in preview 1 or 2).
 /// Only such tests are left out of the comparison, each reason counted in the report.
 /// Threads and sockets are not here: wasi-threads and preview 2 sockets exist.
-const NOT_ON_WASM32: &[&str] = &["requires 64bit platform", "requires subprocess support", "requires working os.fork()"];
+const NOT_ON_WASM32: &[&str] = &["requires 64bit platform", "requires subprocess support", "requires working os.fork()", "test requires multiprocessing"];
 
 /// The default sweep of `cargo xtask conformance` with no suite named.
 pub const DEFAULT_SWEEP: &[&str] = &[
