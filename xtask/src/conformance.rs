@@ -223,7 +223,13 @@ fn unittest_in(dir: &str, module: &str) -> String {
          names = [{module:?}]\n\
          if hasattr(mod, '__path__'):\n    \
              names = [mod.__name__ + '.' + m.name for m in sorted(pkgutil.iter_modules(mod.__path__), key=lambda m: m.name) if m.name.startswith('test_')]\n\
-         unittest.main(module=None, argv=['python -m unittest', '-v', *names])\n"
+         suite = unittest.TestSuite()\n\
+         for name in names:\n    \
+             try:\n        \
+                 suite.addTests(unittest.defaultTestLoader.loadTestsFromName(name))\n    \
+             except unittest.SkipTest as e:\n        \
+                 print(f'{{name}}: module skipped: {{e}}', flush=True)\n\
+         unittest.TextTestRunner(verbosity=2).run(suite)\n"
     )
 }
 
