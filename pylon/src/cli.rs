@@ -19,7 +19,8 @@ pub fn usage() -> String {
 Limits (the WASI preview1 adapter's; beyond them pylon exits 2):
   start-up data of at most {} bytes: arguments and environment, counted
   with 8 bytes per argument and 16 per variable; mounts at most {}, the
-  stdlib's and a SCRIPT's directory included
+  runner's own included: the stdlib's, the guest's / (or /dev when you mount
+  /) and a SCRIPT's directory
 ",
         crate::limits::STARTUP_BYTES_MAX,
         crate::limits::PREOPENS_MAX
@@ -32,7 +33,9 @@ usage: pylon [RUNNER-OPTIONS] [PYTHON-OPTIONS] [-c CMD | -m MOD | SCRIPT | -] [A
 Runs CPython 3.13 (a WebAssembly component) in a sandbox: no host files, no host
 environment variables and no network unless granted below. stdin/stdout/stderr
 are inherited. A SCRIPT given on the command line is mounted read-only (its
-directory, at the same absolute path).
+directory, at the same absolute path). The guest's / is a read-only directory of
+the runner's unless you mount one there; /dev/null is the null device whatever
+you mount, unless you mount a /dev of your own.
 
 Runner options (must come before everything else):
   --wasm PATH           Python component to run (default: $PYLON_WASM, else

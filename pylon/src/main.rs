@@ -8,9 +8,11 @@
 
 mod cache;
 mod cli;
+mod devnull;
 mod guard;
 mod limits;
 mod locate;
+mod root;
 mod run;
 mod stdio;
 
@@ -145,6 +147,8 @@ fn prepare(opts: Options) -> Result<Guest> {
     }
 
     let cache_dir = cache::default_dir();
+    let root = root::GuestRoot::prepare(cache_dir.as_deref())
+        .context("cannot prepare the guest's root directory")?;
     let mut protected = vec![
         guard::Protected::new("the Python component", &component.wasm),
         guard::Protected::new("the Python component", &component.named),
@@ -152,6 +156,9 @@ fn prepare(opts: Options) -> Result<Guest> {
     ];
     if let Some(dir) = &cache_dir {
         protected.push(guard::Protected::new(guard::CACHE, dir));
+    }
+    if !root.is_private() {
+        protected.push(guard::Protected::new(guard::ROOT, &root.dir));
     }
     if let Ok(exe) = std::env::current_exe() {
         protected.push(guard::Protected::new("the pylon runner", &exe));
@@ -204,6 +211,26 @@ fn prepare(opts: Options) -> Result<Guest> {
             .to_owned();
     }
 
+    // The runner's `/` unless the user mounts one; else its `/dev` unless the user mounts
+    // one too (see `root` and `devnull`). First, so that any mount at the same guest path
+    // would win in wasi-libc (the last registered does), though none is added then.
+    let mounted = |key: &str| preopens.iter().any(|p| root::preopen_key(&p.guest) == key);
+    let runner_mount = if !mounted("") {
+        Some((root.dir.clone(), "/"))
+    } else if !mounted(root::DEV) {
+        Some((root.dev(), "/dev"))
+    } else {
+        None
+    };
+    if let Some((host, guest)) = runner_mount {
+        let preopen = Preopen {
+            host,
+            guest: guest.to_owned(),
+            read_only: true,
+        };
+        preopens.insert(0, preopen);
+    }
+
     let mut env = Vec::new();
     for v in opts.env {
         match v.value {
@@ -223,9 +250,16 @@ fn prepare(opts: Options) -> Result<Guest> {
     argv.push(cli::PYTHON_ARGV0.to_owned());
     argv.extend(python_args);
     limits::check(&argv, &env, preopens.len())?;
+    let null = devnull::NullDevice {
+        root: root.root_id,
+        dev: root.dev_id,
+        allow_blocking: run::ALLOW_BLOCKING,
+    };
     Ok(Guest {
         wasm: component.wasm,
         cache_dir,
+        _root: root,
+        null,
         argv,
         env,
         preopens,
