@@ -141,7 +141,7 @@ fn prepare(opts: Options) -> Result<Guest> {
         user_mounts.push((canon.clone(), m.guest.clone()));
         preopens.push(Preopen {
             host: canon,
-            guest: m.guest.clone(),
+            guest: root::fold(&m.guest),
             read_only: m.read_only,
         });
     }
@@ -246,6 +246,11 @@ fn prepare(opts: Options) -> Result<Guest> {
         }
     }
 
+    if let Some(cwd) = &opts.cwd {
+        let cwd = guest_dir(cwd, &preopens, &root)?;
+        env.push(("PWD".to_owned(), cwd));
+    }
+
     let mut argv = Vec::with_capacity(python_args.len() + 1);
     argv.push(cli::PYTHON_ARGV0.to_owned());
     argv.extend(python_args);
@@ -280,4 +285,54 @@ fn script_path(arg: &str) -> Result<PathBuf> {
         let msg = msg.split(" (os error").next().unwrap_or(&msg);
         bail!("can't open file '{}': {errno}{msg}", shown.display())
     })
+}
+
+/// `--cwd GUEST` checked against the mounts the way wasi-libc will resolve it (folded, then
+/// the longest matching preopen name, the last registered among equal ones): it must be a
+/// directory on the host inside that mount. Returned folded (`root::fold`), the form the
+/// guest's `os.getcwd()` will report.
+fn guest_dir(cwd: &str, preopens: &[Preopen], runner: &root::GuestRoot) -> Result<String> {
+    let shown = root::fold(cwd);
+    let normal = &shown[1..];
+    let mut best: Option<(&Preopen, &str)> = None;
+    for p in preopens.iter().rev() {
+        let key = root::preopen_key(&p.guest);
+        let rest = if key.is_empty() {
+            Some(normal)
+        } else {
+            normal
+                .strip_prefix(key)
+                .filter(|r| r.is_empty() || r.starts_with('/'))
+        };
+        if let Some(rest) = rest
+            && best.is_none_or(|(b, _)| key.len() > root::preopen_key(&b.guest).len())
+        {
+            best = Some((p, rest.trim_start_matches('/')));
+        }
+    }
+    let not_mounted = || {
+        anyhow::anyhow!(
+            "--cwd {cwd}: {shown} is not a directory inside any mount; mount one there with \
+             --dir HOST::{shown}"
+        )
+    };
+    let Some((mount, rest)) = best else {
+        return Err(not_mounted());
+    };
+    let host = mount.host.join(rest);
+    // Inside the mount after resolving symlinks, as the guest's own lookups must stay.
+    let inside = host
+        .canonicalize()
+        .ok()
+        .filter(|h| h.is_dir() && mount.host.canonicalize().is_ok_and(|m| h.starts_with(m)));
+    match inside {
+        Some(_) => Ok(shown),
+        // The runner's own directories hold only its mount points: say what to mount.
+        None if mount.host == runner.dir || mount.host == runner.dev() => Err(not_mounted()),
+        None => bail!(
+            "--cwd {cwd}: {} (the mount at {}) is not a directory",
+            host.display(),
+            mount.guest
+        ),
+    }
 }

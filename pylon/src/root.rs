@@ -199,6 +199,25 @@ fn has_layout(dir: &Path) -> bool {
     true
 }
 
+/// `path` as an absolute guest path with `.`, `..` (never above `/`) and repeated or trailing
+/// `/` folded, as the patched wasi-libc folds every path it looks up (`deps/patches.toml`);
+/// a relative path is taken from `/`, the working directory mount names are relative to. A
+/// mount must be named this way to be found at all: `/a/./b` would never match a folded
+/// lookup of `/a/b`.
+pub fn fold(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// A guest path as wasi-libc compares it with preopen names: leading `/` and `./` removed,
 /// `.` as the empty string, trailing `/` ignored. `""` is the root.
 pub fn preopen_key(guest: &str) -> &str {
@@ -305,5 +324,21 @@ mod tests {
         assert_eq!(preopen_key("/dev/"), "dev");
         assert_eq!(preopen_key("./dev"), "dev");
         assert_eq!(preopen_key("/usr/local/lib"), "usr/local/lib");
+    }
+
+    #[test]
+    fn folding_is_lexical_and_stays_under_the_root() {
+        for (path, folded) in [
+            ("/", "/"),
+            (".", "/"),
+            ("data", "/data"),
+            ("./data/", "/data"),
+            ("/a/./b//c/", "/a/b/c"),
+            ("/a/../b", "/b"),
+            ("/../../x", "/x"),
+            ("/a/b/..", "/a"),
+        ] {
+            assert_eq!(fold(path), folded, "{path}");
+        }
     }
 }

@@ -194,7 +194,7 @@ assert open('/dev/null', 'rb').read() == b''
 print(f'{time.monotonic() - t:.2f}')
 ";
     let mount_arg = format!("{}::/m", mount.display());
-    let out = pylon(runner, wasm, &home, &home, &["--dir", &mount_arg, "-c", code])?;
+    let out = pylon(runner, wasm, &home, &home, &["--dir", &mount_arg, "--cwd", "/m", "-c", code])?;
     ensure!(out.code == 0, "writing 100 MB to /dev/null: {}", out.describe());
     let after = (sizes(&home)?, sizes(&mount)?);
     ensure!(before == after, "files changed while the guest wrote to /dev/null:

@@ -14,9 +14,13 @@ assert "python313.zip" in os.listdir("/usr/local/lib"), os.listdir("/usr/local/l
 os.chdir("/usr/local/lib")
 assert os.getcwd() == "/usr/local/lib"
 assert os.path.isfile("python313.zip")
-os.chdir("/usr/local")
+# `..` leaves a mount for the directory above it, as natively.
+os.chdir("..")
+assert os.getcwd() == "/usr/local", os.getcwd()
 assert os.path.isfile("lib/python313.zip")
-os.chdir("/")
+os.chdir("../../")
+assert os.getcwd() == "/", os.getcwd()
+assert os.path.isdir("./usr/../dev")
 
 # Nothing can be written there.
 for attempt in (lambda: open("/new.txt", "w"), lambda: os.mkdir("/tmp"), lambda: os.rmdir("/usr")):
