@@ -18,8 +18,9 @@ pub fn usage() -> String {
         "{USAGE}
 Limits (the WASI preview1 adapter's; beyond them pylon exits 2):
   start-up data of at most {} bytes: arguments and environment, counted
-  with 8 bytes per argument and 16 per variable; mounts at most {}, the
-  stdlib's and a SCRIPT's directory included
+  with 8 bytes per argument and 16 per variable (PWD included with --cwd);
+  mounts at most {}, the runner's own included: the stdlib's, the guest's /
+  (or /dev when you mount /) and a SCRIPT's directory
 ",
         crate::limits::STARTUP_BYTES_MAX,
         crate::limits::PREOPENS_MAX
@@ -32,7 +33,9 @@ usage: pylon [RUNNER-OPTIONS] [PYTHON-OPTIONS] [-c CMD | -m MOD | SCRIPT | -] [A
 Runs CPython 3.13 (a WebAssembly component) in a sandbox: no host files, no host
 environment variables and no network unless granted below. stdin/stdout/stderr
 are inherited. A SCRIPT given on the command line is mounted read-only (its
-directory, at the same absolute path).
+directory, at the same absolute path). The guest's / is a read-only directory of
+the runner's unless you mount one there; /dev/null is the null device whatever
+you mount, unless you mount a /dev of your own.
 
 Runner options (must come before everything else):
   --wasm PATH           Python component to run (default: $PYLON_WASM, else
@@ -43,6 +46,8 @@ Runner options (must come before everything else):
                         directory is /, so `--dir .` makes relative paths work)
   --dir-ro HOST[::GUEST]
                         same, read-only
+  --cwd GUEST           start the guest in directory GUEST (absolute, inside a
+                        mount; default /); the guest's PWD says where it is
   --env NAME=VALUE      set an environment variable in the guest (repeatable);
                         `--env NAME` copies NAME from the host if it is set
   --allow-net           allow network access and name lookups
@@ -92,6 +97,8 @@ pub struct Options {
     pub mounts: Vec<Mount>,
     pub env: Vec<EnvVar>,
     pub allow_net: bool,
+    /// `--cwd`: the guest's starting directory (absolute); `None` is `/`.
+    pub cwd: Option<String>,
     /// Python's arguments after `argv[0]`, exactly as given.
     pub python_args: Vec<String>,
     /// Index into `python_args` of the script path, if a script (not `-c`/`-m`/`-`) is run.
@@ -114,7 +121,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, UsageError> {
     Err(UsageError(msg.into()))
 }
 
-const RUNNER_VALUE_OPTIONS: [&str; 4] = ["--wasm", "--dir", "--dir-ro", "--env"];
+const RUNNER_VALUE_OPTIONS: [&str; 5] = ["--wasm", "--dir", "--dir-ro", "--env", "--cwd"];
 const RUNNER_FLAG_OPTIONS: [&str; 3] = ["--allow-net", "--help", "--version"];
 
 /// Parses the arguments after the program name.
@@ -153,6 +160,13 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 "--dir" => opts.mounts.push(parse_mount(&value, false)?),
                 "--dir-ro" => opts.mounts.push(parse_mount(&value, true)?),
                 "--env" => opts.env.push(parse_env(&value)?),
+                "--cwd" => {
+                    // Relative to what? The guest has no working directory before this one.
+                    if !value.starts_with('/') {
+                        return err(format!("--cwd {value}: expected an absolute guest path"));
+                    }
+                    opts.cwd = Some(value);
+                }
                 _ => unreachable!(),
             }
         } else if RUNNER_FLAG_OPTIONS.contains(&name) || name == "-h" {
@@ -204,6 +218,12 @@ fn parse_env(value: &str) -> Result<EnvVar, UsageError> {
     };
     if name.is_empty() {
         return err(format!("--env {value}: expected NAME=VALUE"));
+    }
+    // The guest's libc starts in $PWD (deps/patches.toml): one way to say it, checked.
+    if name == "PWD" {
+        return err(format!(
+            "--env {value}: the guest's PWD is its working directory; set it with --cwd"
+        ));
     }
     Ok(EnvVar {
         name: name.to_owned(),
@@ -348,6 +368,7 @@ mod tests {
             "--env",
             "HOME",
             "--allow-net",
+            "--cwd=/srv",
             "-c",
             "print(1)",
             "--dir",
@@ -387,6 +408,7 @@ mod tests {
             ]
         );
         assert!(o.allow_net);
+        assert_eq!(o.cwd.as_deref(), Some("/srv"));
         // Everything after the command is the command's argv, even runner-looking options.
         assert_eq!(o.python_args, args(&["-c", "print(1)", "--dir", "z"]));
         assert_eq!(o.script_index, None);
@@ -420,6 +442,13 @@ mod tests {
         assert_eq!(usage_err(&["--dir"]), "option --dir requires an argument");
         assert_eq!(usage_err(&["--env", "=x"]), "--env =x: expected NAME=VALUE");
         assert_eq!(usage_err(&["--wasm="]), "--wasm: empty path");
+        assert_eq!(usage_err(&["--cwd"]), "option --cwd requires an argument");
+        assert_eq!(
+            usage_err(&["--cwd", "proj"]),
+            "--cwd proj: expected an absolute guest path"
+        );
+        assert!(usage_err(&["--env", "PWD=/x"]).contains("set it with --cwd"));
+        assert!(usage_err(&["--env", "PWD"]).contains("set it with --cwd"));
         assert_eq!(
             usage_err(&["-I", "--dir", "x", "s.py"]),
             "--dir: runner options must come before Python options"

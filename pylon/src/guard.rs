@@ -3,7 +3,7 @@
 //! The runner executes native code that it loads from the compiled-code cache, and it runs
 //! the component and stdlib it finds on disk. A guest that could write any of those through a
 //! read-write mount would plant code that runs outside the sandbox (the cache) or inside every
-//! later sandbox (the component, the stdlib). So a read-write mount is refused when it
+//! later sandbox (the component, the stdlib, the runner's guest `/`). So a read-write mount is refused when it
 //! contains one of them, or lies inside one of them, after resolving symlinks and `..`.
 
 use std::fmt;
@@ -67,6 +67,13 @@ impl std::error::Error for Refused {}
 
 /// The `what` of the compiled-code cache (its message also suggests `PYLON_CACHE_DIR`).
 pub const CACHE: &str = "the compiled-code cache";
+/// The `what` of the runner's shared directory mounted at the guest's `/` (see `root`): a
+/// guest that could write it would change what every later guest sees at `/`. It lies in
+/// the cache, so the cache's entry covers it too; it is named on its own so that this holds
+/// wherever it moves. (A private per-run root, used without a cache, is not protected: a
+/// guest writing it changes only its own view, and refusing `--dir /tmp` for it would be
+/// wrong.)
+pub const ROOT: &str = "the guest's root directory";
 
 /// Checks every read-write mount (`option` as written, resolved host directory) against
 /// every protected path; the first conflict is returned.

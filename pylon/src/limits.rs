@@ -16,7 +16,8 @@ use std::fmt;
 /// the adapter does not keep them (1000-character guest paths changed nothing).
 pub const STARTUP_BYTES_MAX: usize = 58_880;
 
-/// Preopened directories, the stdlib's and a script's included. Every one takes a descriptor
+/// Preopened directories, the runner's own included: the stdlib's, the guest's `/` (or
+/// `/dev`, see `root`) and a script's directory. Every one takes a descriptor
 /// slot for the whole run (measured: with 124 preopens CPython cannot open its own stdlib,
 /// past 125 the adapter traps); the limit keeps about half of the 125 non-stdio slots for the
 /// files the program opens itself (61 with every mount used).
@@ -49,7 +50,8 @@ impl fmt::Display for TooLarge {
             ),
             TooLarge::Preopens { count } => write!(
                 f,
-                "{count} mounts (the stdlib's and a script's directory included); at most \
+                "{count} mounts (the runner's own included: the stdlib's, the guest's / or \
+                 /dev, a script's directory); at most \
                  {PREOPENS_MAX} mounts fit the WASI preview1 adapter's descriptor table \
                  beside the program's own open files: mount a common parent directory instead"
             ),

@@ -8,9 +8,11 @@
 
 mod cache;
 mod cli;
+mod devnull;
 mod guard;
 mod limits;
 mod locate;
+mod root;
 mod run;
 mod stdio;
 
@@ -139,12 +141,14 @@ fn prepare(opts: Options) -> Result<Guest> {
         user_mounts.push((canon.clone(), m.guest.clone()));
         preopens.push(Preopen {
             host: canon,
-            guest: m.guest.clone(),
+            guest: root::fold(&m.guest),
             read_only: m.read_only,
         });
     }
 
     let cache_dir = cache::default_dir();
+    let root = root::GuestRoot::prepare(cache_dir.as_deref())
+        .context("cannot prepare the guest's root directory")?;
     let mut protected = vec![
         guard::Protected::new("the Python component", &component.wasm),
         guard::Protected::new("the Python component", &component.named),
@@ -152,6 +156,9 @@ fn prepare(opts: Options) -> Result<Guest> {
     ];
     if let Some(dir) = &cache_dir {
         protected.push(guard::Protected::new(guard::CACHE, dir));
+    }
+    if !root.is_private() {
+        protected.push(guard::Protected::new(guard::ROOT, &root.dir));
     }
     if let Ok(exe) = std::env::current_exe() {
         protected.push(guard::Protected::new("the pylon runner", &exe));
@@ -204,6 +211,26 @@ fn prepare(opts: Options) -> Result<Guest> {
             .to_owned();
     }
 
+    // The runner's `/` unless the user mounts one; else its `/dev` unless the user mounts
+    // one too (see `root` and `devnull`). First, so that any mount at the same guest path
+    // would win in wasi-libc (the last registered does), though none is added then.
+    let mounted = |key: &str| preopens.iter().any(|p| root::preopen_key(&p.guest) == key);
+    let runner_mount = if !mounted("") {
+        Some((root.dir.clone(), "/"))
+    } else if !mounted(root::DEV) {
+        Some((root.dev(), "/dev"))
+    } else {
+        None
+    };
+    if let Some((host, guest)) = runner_mount {
+        let preopen = Preopen {
+            host,
+            guest: guest.to_owned(),
+            read_only: true,
+        };
+        preopens.insert(0, preopen);
+    }
+
     let mut env = Vec::new();
     for v in opts.env {
         match v.value {
@@ -219,13 +246,25 @@ fn prepare(opts: Options) -> Result<Guest> {
         }
     }
 
+    if let Some(cwd) = &opts.cwd {
+        let cwd = guest_dir(cwd, &preopens, &root)?;
+        env.push(("PWD".to_owned(), cwd));
+    }
+
     let mut argv = Vec::with_capacity(python_args.len() + 1);
     argv.push(cli::PYTHON_ARGV0.to_owned());
     argv.extend(python_args);
     limits::check(&argv, &env, preopens.len())?;
+    let null = devnull::NullDevice {
+        root: root.root_id,
+        dev: root.dev_id,
+        allow_blocking: run::ALLOW_BLOCKING,
+    };
     Ok(Guest {
         wasm: component.wasm,
         cache_dir,
+        _root: root,
+        null,
         argv,
         env,
         preopens,
@@ -246,4 +285,54 @@ fn script_path(arg: &str) -> Result<PathBuf> {
         let msg = msg.split(" (os error").next().unwrap_or(&msg);
         bail!("can't open file '{}': {errno}{msg}", shown.display())
     })
+}
+
+/// `--cwd GUEST` checked against the mounts the way wasi-libc will resolve it (folded, then
+/// the longest matching preopen name, the last registered among equal ones): it must be a
+/// directory on the host inside that mount. Returned folded (`root::fold`), the form the
+/// guest's `os.getcwd()` will report.
+fn guest_dir(cwd: &str, preopens: &[Preopen], runner: &root::GuestRoot) -> Result<String> {
+    let shown = root::fold(cwd);
+    let normal = &shown[1..];
+    let mut best: Option<(&Preopen, &str)> = None;
+    for p in preopens.iter().rev() {
+        let key = root::preopen_key(&p.guest);
+        let rest = if key.is_empty() {
+            Some(normal)
+        } else {
+            normal
+                .strip_prefix(key)
+                .filter(|r| r.is_empty() || r.starts_with('/'))
+        };
+        if let Some(rest) = rest
+            && best.is_none_or(|(b, _)| key.len() > root::preopen_key(&b.guest).len())
+        {
+            best = Some((p, rest.trim_start_matches('/')));
+        }
+    }
+    let not_mounted = || {
+        anyhow::anyhow!(
+            "--cwd {cwd}: {shown} is not a directory inside any mount; mount one there with \
+             --dir HOST::{shown}"
+        )
+    };
+    let Some((mount, rest)) = best else {
+        return Err(not_mounted());
+    };
+    let host = mount.host.join(rest);
+    // Inside the mount after resolving symlinks, as the guest's own lookups must stay.
+    let inside = host
+        .canonicalize()
+        .ok()
+        .filter(|h| h.is_dir() && mount.host.canonicalize().is_ok_and(|m| h.starts_with(m)));
+    match inside {
+        Some(_) => Ok(shown),
+        // The runner's own directories hold only its mount points: say what to mount.
+        None if mount.host == runner.dir || mount.host == runner.dev() => Err(not_mounted()),
+        None => bail!(
+            "--cwd {cwd}: {} (the mount at {}) is not a directory",
+            host.display(),
+            mount.guest
+        ),
+    }
 }

@@ -26,6 +26,10 @@ pub const THREAD_STACK: usize = MAX_WASM_STACK * 4;
 /// in a shell and what `wasmtime run` uses.
 pub const TRAP_EXIT: i32 = 134;
 
+/// wasmtime-wasi does filesystem calls on the guest's thread (see `wasi_ctx`); the null
+/// device's descriptors (`devnull`) are made the same way.
+pub const ALLOW_BLOCKING: bool = true;
+
 /// A directory to preopen, already resolved by the caller.
 pub struct Preopen {
     pub host: PathBuf,
@@ -42,6 +46,10 @@ pub struct Guest {
     pub env: Vec<(String, String)>,
     pub preopens: Vec<Preopen>,
     pub allow_net: bool,
+    /// The directory behind the guest's `/` (or `/dev`); kept until the run is over, since a
+    /// private one is removed when dropped.
+    pub _root: crate::root::GuestRoot,
+    pub null: crate::devnull::NullDevice,
 }
 
 /// How the guest ended, as far as the process exit status is concerned.
@@ -85,7 +93,7 @@ fn wasi_ctx(g: &Guest) -> Result<WasiCtx> {
         .stderr(HostOutput::Stderr)
         // Synchronous embedding: do filesystem calls on this thread instead of bouncing each
         // one through tokio's blocking pool (CPython start-up does hundreds of stats/opens).
-        .allow_blocking_current_thread(true)
+        .allow_blocking_current_thread(ALLOW_BLOCKING)
         .args(&g.argv)
         .envs(&g.env);
     for p in &g.preopens {
@@ -141,6 +149,9 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .map_err(anyhow::Error::from)
         .context("linking WASI")?;
+    crate::devnull::shadow(&mut linker, g.null)
+        .map_err(anyhow::Error::from)
+        .context("linking the guest's /dev/null")?;
     let mut store = Store::new(
         &engine,
         Host {

@@ -1,7 +1,8 @@
 //! End-to-end checks of the runner's own protections, run by `cargo xtask test` on the built
 //! component through the real `pylon` binary, as a user would meet them: a guest trying to
-//! plant native code through the compiled-code cache, a damaged cache entry, start-up data
-//! that cannot fit the preview1 adapter, and a closed stdout pipe.
+//! plant native code through the compiled-code cache, a damaged cache entry, the guest's
+//! `/dev/null` (a sink that grows nothing and changes nothing of the host's device), start-up
+//! data that cannot fit the preview1 adapter, and a closed stdout pipe.
 
 use anyhow::{Context, Result, bail, ensure};
 use duct::cmd;
@@ -14,11 +15,12 @@ use crate::progress::Step;
 
 /// Runs every check; `scratch` is a directory of their own (emptied first).
 pub fn check(runner: &Path, wasm: &Path, scratch: &Path) -> Result<()> {
-    let step = Step::start("sandbox checks: cache guard, damaged cache entry, start-up limits, broken pipe");
+    let step = Step::start("sandbox checks: cache guard, damaged cache entry, /dev/null, start-up limits, broken pipe");
     crate::deps::remove_dir_if_exists(scratch)?;
     fs::create_dir_all(scratch)?;
     let scratch = scratch.canonicalize()?;
     cache_guard(runner, wasm, &scratch).context("cache guard")?;
+    devnull_sink(runner, wasm, &scratch).context("/dev/null")?;
     startup_limits(runner, wasm).context("start-up limits")?;
     broken_pipe(runner, wasm).context("broken pipe")?;
     step.done();
@@ -136,6 +138,77 @@ fn cache_guard(runner: &Path, wasm: &Path, scratch: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Every file under `dir` (symlinks not followed) with its size.
+fn sizes(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+            let entry = entry?;
+            let meta = fs::symlink_metadata(entry.path())?;
+            if meta.is_dir() {
+                todo.push(entry.path());
+            } else {
+                out.push((entry.path(), meta.len()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The guest's `/dev/null` is the host's null device: 100 MB written to it grow no file
+/// (neither in the cache, where the guest's root directory and its `dev/null` placeholder
+/// live, nor anywhere in the guest's mount), and setting its times, which the host's device
+/// would take from a runner running as root, is refused and leaves the device unchanged.
+fn devnull_sink(runner: &Path, wasm: &Path, scratch: &Path) -> Result<()> {
+    // The cache guard's home: its cache is filled, so this run compiles nothing.
+    let home = scratch.join("home");
+    let mount = scratch.join("devnull-mount");
+    fs::create_dir_all(&mount)?;
+    let before = (sizes(&home)?, sizes(&mount)?);
+    let device_times = || -> Result<_> {
+        let m = fs::metadata("/dev/null")?;
+        Ok((m.modified()?, m.accessed()?))
+    };
+    let times = device_times()?;
+    let code = "import errno, os, time
+chunk = b'\0' * (1 << 20)
+t = time.monotonic()
+with open(os.devnull, 'wb') as f:
+    for _ in range(100):
+        assert f.write(chunk) == len(chunk)
+    try:
+        os.utime(f.fileno(), (0, 0))
+    except OSError as e:
+        assert e.errno == errno.EPERM, e
+    else:
+        raise AssertionError('futimens on /dev/null succeeded')
+try:
+    os.utime(os.devnull, (0, 0))
+except OSError as e:
+    assert e.errno == errno.EPERM, e
+else:
+    raise AssertionError('utime of /dev/null succeeded')
+assert open('/dev/null', 'rb').read() == b''
+print(f'{time.monotonic() - t:.2f}')
+";
+    let mount_arg = format!("{}::/m", mount.display());
+    let out = pylon(runner, wasm, &home, &home, &["--dir", &mount_arg, "--cwd", "/m", "-c", code])?;
+    ensure!(out.code == 0, "writing 100 MB to /dev/null: {}", out.describe());
+    let after = (sizes(&home)?, sizes(&mount)?);
+    ensure!(before == after, "files changed while the guest wrote to /dev/null:
+before {before:?}
+after {after:?}");
+    ensure!(device_times()? == times, "the host's /dev/null changed its times");
+    println!(
+        "/dev/null: 100 MB written in {} s, no file grew ({} files checked), utime refused",
+        out.stdout.trim(),
+        after.0.len() + after.1.len()
+    );
+    Ok(())
+}
+
 /// Start-up data beyond what the preview1 adapter holds is refused with exit 2 and the
 /// limit named, never a trap; data just inside the limit runs.
 fn startup_limits(runner: &Path, wasm: &Path) -> Result<()> {
@@ -165,7 +238,8 @@ fn startup_limits(runner: &Path, wasm: &Path) -> Result<()> {
     let env = run(vec!["--env".into(), format!("BIG={}", "y".repeat(limits.startup_bytes)), "-c".into(), "pass".into()])?;
     ensure!(env.code == 2 && env.stderr.contains("start-up data"), "oversized environment: {}", env.describe());
 
-    // Mounts: the adapter's descriptor table. The stdlib takes one of them.
+    // Mounts: the adapter's descriptor table. The runner takes two of them here: the stdlib
+    // and the guest's `/` (nothing is mounted at `/`).
     let mount_args = |n: usize| -> Vec<String> {
         let mut args = Vec::new();
         for _ in 0..n {
@@ -174,10 +248,10 @@ fn startup_limits(runner: &Path, wasm: &Path) -> Result<()> {
         args.extend(["-c".into(), "pass".into()]);
         args
     };
-    let over = run(mount_args(limits.mounts))?;
-    ensure!(over.code == 2 && over.stderr.contains("mounts"), "{} --dir-ro: {}", limits.mounts, over.describe());
-    let ok = run(mount_args(limits.mounts - 1))?;
-    ensure!(ok.code == 0, "{} --dir-ro: {}", limits.mounts - 1, ok.describe());
+    let over = run(mount_args(limits.mounts - 1))?;
+    ensure!(over.code == 2 && over.stderr.contains("mounts"), "{} --dir-ro: {}", limits.mounts - 1, over.describe());
+    let ok = run(mount_args(limits.mounts - 2))?;
+    ensure!(ok.code == 0, "{} --dir-ro: {}", limits.mounts - 2, ok.describe());
     println!(
         "start-up limits: {} bytes of argv and environment, {} mounts; beyond them exit 2, at them the guest runs",
         limits.startup_bytes, limits.mounts
