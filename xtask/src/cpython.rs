@@ -183,6 +183,9 @@ pub fn wasi(
     for (path, bytes) in recipe.tree_files {
         key.add_str("tree-file", path).add("contents", bytes);
     }
+    for patch in &inputs.cpython_patches {
+        key.add_str("patch", &format!("{}\0{}\0{}", patch.file, patch.find, patch.replace));
+    }
     let key = key.finish();
     let name = format!("cpython-wasi-{}", recipe.profile.name());
     let dir = stage_dir(layout, &name, &key);
@@ -198,6 +201,9 @@ pub fn wasi(
     }
     let step = Step::start(format!("CPython for WASI, {} profile (logs in {})", recipe.profile.name(), dir.display()));
     fresh_source_tree(&inputs.cpython_tarball, &dir)?;
+    for patch in &inputs.cpython_patches {
+        patch.apply(&dir)?;
+    }
 
     let upstream_site = fs::read_to_string(dir.join("Tools/wasm/config.site-wasm32-wasi"))?;
     let config_site = dir.join("pylon-config.site");
