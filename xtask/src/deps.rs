@@ -517,6 +517,7 @@ mod tests {
         let path = root.join("deps/patches.toml");
         let patches = parse_patches(&fs::read_to_string(&path).unwrap(), &path).unwrap();
         assert!(patches.iter().any(|p| p.input == "zig"));
+        assert!(patches.iter().any(|p| p.input == "cpython" && p.file == "Lib/asyncio/unix_events.py"));
     }
 
     #[test]
