@@ -18,6 +18,39 @@ use crate::progress::{self, Step};
 
 const STAMP: &str = ".pylon-stage-complete";
 
+/// pylon's additions to wasi-libc for CPython (the sandbox identity, a network-less
+/// `<netdb.h>`): a directory of the repository, copied into the WASI tree under this name.
+const WASI_POSIX: &str = "wasi-posix";
+
+/// What configure must find in `libpylon_posix.a` and its headers: without one of these the
+/// build would quietly lose `os.getuid`, `pwd`, `grp` or `socket.getaddrinfo`, so it fails.
+const WASI_POSIX_DEFINES: &[&str] = &[
+    "HAVE_GETUID",
+    "HAVE_GETEUID",
+    "HAVE_GETGID",
+    "HAVE_GETEGID",
+    "HAVE_GETGROUPS",
+    "HAVE_GETLOGIN",
+    "HAVE_GETPWUID_R",
+    "HAVE_GETPWNAM_R",
+    "HAVE_GETPWENT",
+    "HAVE_GETGRGID_R",
+    "HAVE_GETGRNAM_R",
+    "HAVE_GETGRENT",
+    "HAVE_GETHOSTNAME",
+    "HAVE_NETDB_H",
+    "HAVE_ADDRINFO",
+    "HAVE_GETADDRINFO",
+    "HAVE_GETNAMEINFO",
+    "HAVE_GAI_STRERROR",
+    "HAVE_HSTRERROR",
+    "HAVE_GETHOSTBYNAME",
+    "HAVE_GETHOSTBYADDR",
+    "HAVE_GETPROTOBYNAME",
+    "HAVE_GETSERVBYNAME",
+    "HAVE_GETSERVBYPORT",
+];
+
 /// The native interpreter built from the same tarball: runs CPython's build scripts during
 /// the cross build, compiles the stdlib to `.pyc`, and is the native side of benchmarks.
 #[derive(Clone, Debug)]
@@ -171,17 +204,27 @@ pub fn wasi(
     let overrides_path = layout.deps_dir().join("config.site-wasi");
     let overrides = fs::read_to_string(&overrides_path)
         .with_context(|| format!("cannot read {}", overrides_path.display()))?;
+    let posix_files = wasi_posix_files(&layout.root)?;
     let mut key = StageKey::new("cpython-wasi");
     key.add_str("tarball", &inputs.pins.cpython.sha256)
         .add_str("zig", &inputs.zig.key)
         .add_str("native", &native.key)
         .add_str("config.site", &overrides)
         .add_str("setup.local", recipe.setup_local)
+        .add_str("setup.local-wasi-posix", WASI_POSIX_SETUP)
+        .add_str("configure", WASI_IPV6)
         .add_str("opt", recipe.profile.opt_flags())
         .add_str("wrapper", cc::WRAPPER_RECIPE)
         .add_str("epoch", &inputs.pins.source_date_epoch.to_string());
     for (path, bytes) in recipe.tree_files {
         key.add_str("tree-file", path).add("contents", bytes);
+    }
+    for patch in &inputs.cpython_patches {
+        key.add_str("patch", &format!("{}\0{}\0{}", patch.file, patch.find, patch.replace));
+    }
+    key.add_str("wasi-posix", WASI_POSIX_RECIPE);
+    for (path, bytes) in &posix_files {
+        key.add_str("wasi-posix-file", path).add("contents", bytes);
     }
     let key = key.finish();
     let name = format!("cpython-wasi-{}", recipe.profile.name());
@@ -198,11 +241,19 @@ pub fn wasi(
     }
     let step = Step::start(format!("CPython for WASI, {} profile (logs in {})", recipe.profile.name(), dir.display()));
     fresh_source_tree(&inputs.cpython_tarball, &dir)?;
+    for patch in &inputs.cpython_patches {
+        patch.apply(&dir)?;
+    }
+    for (path, bytes) in &posix_files {
+        let file = dir.join(WASI_POSIX).join(path);
+        fs::create_dir_all(file.parent().unwrap())?;
+        fs::write(&file, bytes)?;
+    }
 
     let upstream_site = fs::read_to_string(dir.join("Tools/wasm/config.site-wasm32-wasi"))?;
     let config_site = dir.join("pylon-config.site");
     fs::write(&config_site, format!("{upstream_site}\n# deps/config.site-wasi\n{overrides}"))?;
-    fs::write(dir.join("Modules/Setup.local"), recipe.setup_local)?;
+    fs::write(dir.join("Modules/Setup.local"), format!("{}{WASI_POSIX_SETUP}", recipe.setup_local))?;
     for (path, bytes) in recipe.tree_files {
         let file = dir.join(path);
         fs::create_dir_all(file.parent().unwrap())?;
@@ -229,6 +280,12 @@ pub fn wasi(
     for (k, v) in inputs.zig.env() {
         env.push((k, v.display().to_string()));
     }
+    let posix_lib = build_wasi_posix(&dir, &xtask, &zig, recipe.profile, &posix_files, &env)?;
+    // Its headers come first on the include path and its archive is linked into every
+    // program, configure's link tests included: configure then finds getuid(), getpwuid_r(),
+    // getaddrinfo()... and CPython's own modules build on them.
+    env.push(("CPPFLAGS", format!("-I{}", dir.join(WASI_POSIX).join("include").display())));
+    env.push(("LIBS", posix_lib.display().to_string()));
     let build_triple = cmd!(dir.join("config.guess")).dir(&dir).read().context("config.guess failed")?;
     logged(
         &dir,
@@ -239,10 +296,12 @@ pub fn wasi(
             format!("--build={}", build_triple.trim()),
             format!("--with-build-python={}", native.exe.display()),
             "--prefix=/usr/local",
-            "--without-ensurepip"
+            "--without-ensurepip",
+            WASI_IPV6
         ),
         &env,
     )?;
+    check_wasi_posix_found(&dir)?;
     logged(&dir, "make", cmd!("make", format!("-j{}", jobs())), &env)?;
     for needed in [&wasi.python_wasm, &wasi.platlib.join(SYSCONFIGDATA)] {
         if !needed.exists() {
@@ -253,6 +312,88 @@ pub fn wasi(
     prune_siblings(layout, &name, &dir);
     step.done();
     Ok(wasi)
+}
+
+/// configure turns IPv6 off for WASI outright. wasi-libc has the IPv6 types and wasi-posix's
+/// getaddrinfo() answers IPv6 literals and the IPv6 wildcard/loopback, so with it on
+/// `socket.has_ipv6` is true and `('::1', port, flow, scope)` addresses read as elsewhere.
+const WASI_IPV6: &str = "--enable-ipv6";
+
+/// `Modules/Setup.local` lines for CPython's own `pwd` and `grp`: configure marks both n/a
+/// on WASI (wasi-libc has no user database), so they are built here, on the database of
+/// `wasi-posix/identity.c`, as they are on any POSIX system.
+const WASI_POSIX_SETUP: &str = "# wasi-posix/: the sandbox identity's user and group databases.\n*static*\npwd pwdmodule.c\ngrp grpmodule.c\n";
+
+/// Changing how `wasi-posix/` is compiled must rebuild CPython: part of the stage key.
+const WASI_POSIX_RECIPE: &str = "wasi-posix v1: each top-level .c with the profile's OPT, -Iinclude; zig ar rcs";
+
+/// The files of `wasi-posix/` (path relative to it, contents), sorted.
+fn wasi_posix_files(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let base = root.join(WASI_POSIX);
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot walk {}", base.display()))?;
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(&base)?.to_string_lossy().replace('\\', "/");
+            files.push((rel, fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?));
+        }
+    }
+    if !files.iter().any(|(path, _)| path.ends_with(".c") && !path.contains('/')) {
+        bail!("{} has no C source: the WASI build needs pylon's wasi-libc additions", base.display());
+    }
+    Ok(files)
+}
+
+/// Compiles the top-level C sources of the tree's copy of `wasi-posix/` with the compiler
+/// and flags CPython gets, into `libpylon_posix.a` there; returns the archive's path.
+fn build_wasi_posix(
+    dir: &Path,
+    xtask: &Path,
+    zig: &str,
+    profile: Profile,
+    files: &[(String, Vec<u8>)],
+    env: &[(&str, String)],
+) -> Result<PathBuf> {
+    let src = dir.join(WASI_POSIX);
+    let mut objects = Vec::new();
+    for (path, _) in files.iter().filter(|(p, _)| p.ends_with(".c") && !p.contains('/')) {
+        let object = format!("{}.o", path.trim_end_matches(".c"));
+        let mut args: Vec<String> = vec!["zig-cc".into()];
+        args.extend(profile.opt_flags().split_whitespace().map(str::to_owned));
+        args.extend([
+            format!("-ffile-prefix-map={}=/cpython", dir.display()),
+            "-Iinclude".into(),
+            "-c".into(),
+            path.clone(),
+            "-o".into(),
+            object.clone(),
+        ]);
+        logged(&src, &format!("cc-{}", path.trim_end_matches(".c")), duct::cmd(xtask, args), env)?;
+        objects.push(object);
+    }
+    let lib = "libpylon_posix.a";
+    let mut args = vec!["ar".to_owned(), "rcs".to_owned(), lib.to_owned()];
+    args.extend(objects);
+    logged(&src, "ar", duct::cmd(zig, args), env)?;
+    Ok(src.join(lib))
+}
+
+/// Fails, naming what is missing, when configure did not find what `wasi-posix/` provides.
+fn check_wasi_posix_found(dir: &Path) -> Result<()> {
+    let pyconfig = fs::read_to_string(dir.join("pyconfig.h")).context("configure wrote no pyconfig.h")?;
+    let missing: Vec<&str> = WASI_POSIX_DEFINES
+        .iter()
+        .copied()
+        .filter(|name| !pyconfig.lines().any(|l| l.trim() == format!("#define {name} 1")))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "configure did not find pylon's wasi-libc additions ({WASI_POSIX}/): pyconfig.h lacks {} (see {}/config.log)",
+            missing.join(", "),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// The sysconfig data module of the WASI build, as named by CPython.
@@ -324,4 +465,32 @@ fn logged(dir: &Path, what: &str, expr: duct::Expression, env: &[(&str, String)]
 
 pub fn jobs() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configure_must_find_every_wasi_posix_function() {
+        let dir = std::env::temp_dir().join(format!("pylon-pyconfig-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let all: String = WASI_POSIX_DEFINES.iter().map(|d| format!("#define {d} 1\n")).collect();
+        fs::write(dir.join("pyconfig.h"), &all).unwrap();
+        check_wasi_posix_found(&dir).unwrap();
+        fs::write(dir.join("pyconfig.h"), all.replace("#define HAVE_GETUID 1", "/* #undef HAVE_GETUID */")).unwrap();
+        let err = check_wasi_posix_found(&dir).unwrap_err().to_string();
+        assert!(err.contains("lacks HAVE_GETUID") && !err.contains("HAVE_GETEUID"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn wasi_posix_has_sources_and_headers() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let files = wasi_posix_files(root).unwrap();
+        let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        for needed in ["identity.c", "netdb.c", "include/pwd.h", "include/grp.h", "include/netdb.h", "include/unistd.h"] {
+            assert!(names.contains(&needed), "{needed} missing from {names:?}");
+        }
+    }
 }

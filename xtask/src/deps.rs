@@ -37,6 +37,10 @@ pub struct Inputs {
     pub pins: Pins,
     pub zig: Zig,
     pub cpython_tarball: PathBuf,
+    /// The `input = "cpython"` entries of `deps/patches.toml`, applied by the WASI build to
+    /// its copy of the source (whose `Lib/` becomes the stdlib archive). The native build
+    /// python is the tarball as it is.
+    pub cpython_patches: Vec<Patch>,
 }
 
 /// The zig toolchain, unpacked and patched, with its caches inside its own directory so a
@@ -100,7 +104,8 @@ pub fn prepare(layout: &Layout, check_only: bool) -> Result<Inputs> {
     let zig_wheel = ensure_pin(layout, &pins.zig, check_only)?;
     let cpython_tarball = ensure_pin(layout, &pins.cpython, check_only)?;
     let zig = unpack_zig(layout, &pins.zig, &zig_wheel, check_only)?;
-    Ok(Inputs { pins, zig, cpython_tarball })
+    let cpython_patches = load_patches(layout)?.into_iter().filter(|p| p.input == "cpython").collect();
+    Ok(Inputs { pins, zig, cpython_tarball, cpython_patches })
 }
 
 /// The verified CPython tarball alone, fetched first if it is not cached: for what reads
@@ -420,9 +425,17 @@ impl Patch {
     }
 }
 
+/// The inputs a patch may name: the zig toolchain (its wasi-libc) and the CPython source.
+const PATCHABLE: &[&str] = &["zig", "cpython"];
+
 pub fn load_patches(layout: &Layout) -> Result<Vec<Patch>> {
     let path = layout.deps_dir().join("patches.toml");
     let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_patches(&text, &path)
+}
+
+/// The `[[patch]]` entries of `text` (read from `path`, named in errors).
+fn parse_patches(text: &str, path: &Path) -> Result<Vec<Patch>> {
     let doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
     let Some(patches) = doc.get("patch").and_then(|p| p.as_array_of_tables()) else { return Ok(vec![]) };
     patches
@@ -435,7 +448,15 @@ pub fn load_patches(layout: &Layout) -> Result<Vec<Patch>> {
                     .map(str::to_owned)
                     .ok_or_else(|| anyhow!("{}: patch #{} has no `{k}`", path.display(), i + 1))
             };
-            Ok(Patch { input: get("input")?, file: get("file")?, find: get("find")?, replace: get("replace")? })
+            let input = get("input")?;
+            ensure!(
+                PATCHABLE.contains(&input.as_str()),
+                "{}: patch #{} is for `{input}`; patches apply to {}",
+                path.display(),
+                i + 1,
+                PATCHABLE.join(" or ")
+            );
+            Ok(Patch { input, file: get("file")?, find: get("find")?, replace: get("replace")? })
         })
         .collect()
 }
@@ -479,6 +500,25 @@ mod tests {
             Some(Mirror { uri: "http://m.example/debian".into(), signed_by: Some("/k.gpg".into()) })
         );
         assert_eq!(mirror_from_one_line("deb http://m.example/debian-security bookworm-security main"), None);
+    }
+
+    #[test]
+    fn patches_name_a_known_input() {
+        let entry = |input: &str| format!("[[patch]]\ninput = \"{input}\"\nfile = \"f\"\nwhy = \"w\"\nfind = \"a\"\nreplace = \"b\"\n");
+        let path = Path::new("patches.toml");
+        let ok = parse_patches(&(entry("zig") + &entry("cpython")), path).unwrap();
+        assert_eq!(ok.iter().map(|p| p.input.as_str()).collect::<Vec<_>>(), ["zig", "cpython"]);
+        let err = parse_patches(&entry("cpyhton"), path).unwrap_err().to_string();
+        assert!(err.contains("patch #1 is for `cpyhton`"), "{err}");
+    }
+
+    #[test]
+    fn committed_patches_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let path = root.join("deps/patches.toml");
+        let patches = parse_patches(&fs::read_to_string(&path).unwrap(), &path).unwrap();
+        assert!(patches.iter().any(|p| p.input == "zig"));
+        assert!(patches.iter().any(|p| p.input == "cpython" && p.file == "Lib/asyncio/unix_events.py"));
     }
 
     #[test]

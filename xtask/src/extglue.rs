@@ -105,9 +105,6 @@ pub fn prepare(exts: &[Ext], generated: &[glue::Generated]) -> Result<Glue> {
             facades.push((facade.install.clone(), ext.dir.join(&facade.source)));
         }
     }
-    // Modules/getaddrinfo.c does not compile against wasi-libc (SOCK_RAW); WASI preview 1
-    // has no sockets to offer anyway.
-    setup.push_str("*disabled*\n_socket\n");
     Ok(Glue { setup_local: setup, tree_files, facades })
 }
 
