@@ -89,7 +89,7 @@ pub struct Ext {
 pub struct Facade {
     /// The file in the ext's directory.
     pub source: String,
-    /// Where it lands in the stdlib archive (e.g. `zlib.py`).
+    /// Where it lands in the stdlib tree (e.g. `zlib.py`).
     pub install: String,
 }
 

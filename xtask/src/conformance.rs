@@ -57,7 +57,7 @@ pub const DEFAULT_SWEEP: &[&str] = &[
 
 /// A suite that runs longer than this on either side is stopped and counted with what it
 /// printed so far (a hang must not stop the sweep).
-pub const SUITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
+pub const SUITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// The time zone database both sides read.
 const ZONEINFO: &str = "/usr/share/zoneinfo";

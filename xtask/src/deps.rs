@@ -38,7 +38,7 @@ pub struct Inputs {
     pub zig: Zig,
     pub cpython_tarball: PathBuf,
     /// The `input = "cpython"` entries of `deps/patches.toml`, applied by the WASI build to
-    /// its copy of the source (whose `Lib/` becomes the stdlib archive). The native build
+    /// its copy of the source (whose `Lib/` becomes the stdlib tree). The native build
     /// python is the tarball as it is.
     pub cpython_patches: Vec<Patch>,
 }

@@ -1,6 +1,6 @@
 //! Ext glue: the CPython side of the caps. Writes each extension's `gen/` from the caps'
 //! WIT (`cargo xtask gen`), derives `Modules/Setup.local` and the files the WASI build adds
-//! to CPython's tree, the facades for the stdlib archive, and the component-type metadata
+//! to CPython's tree, the facades for the stdlib tree, and the component-type metadata
 //! that makes the core component import every cap interface.
 
 use anyhow::{Context, Result, bail};
@@ -80,7 +80,7 @@ pub struct Glue {
     pub setup_local: String,
     /// Files to add to CPython's tree: (path relative to the tree, contents).
     pub tree_files: Vec<(String, Vec<u8>)>,
-    /// Facades for the stdlib archive: (path in the archive, file).
+    /// Facades for the stdlib tree: (path in the tree, file).
     pub facades: Vec<(String, PathBuf)>,
 }
 
