@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// Guest path of the interpreter. CPython's getpath searches upward from `argv[0]`'s directory
-/// for `lib/python313.zip`, which is why the stdlib is mounted at `/usr/local/lib`.
+/// for `lib/python3.13/os.py`, which is why the stdlib is mounted at `/usr/local/lib`.
 pub const PYTHON_ARGV0: &str = "/usr/local/bin/python3.13";
 
 /// `pylon --help`.

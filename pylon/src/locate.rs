@@ -16,7 +16,7 @@ pub struct Component {
     /// The path by which it was found (`--wasm`, `$PYLON_WASM` or `build/pylon.wasm`), made
     /// absolute but not resolved: when it is a symlink, the link must be protected too.
     pub named: PathBuf,
-    /// `lib/` next to the canonical wasm file: `python313.zip` and `python3.13/lib-dynload/`.
+    /// `lib/` next to the canonical wasm file: the stdlib tree `python3.13/` (with `lib-dynload/`).
     pub stdlib: PathBuf,
 }
 

@@ -250,7 +250,8 @@ pub struct ProjectResult {
 
 /// The flags WASI forces on pytest, on both sides alike: no fd-level capture and no
 /// faulthandler, both built on `os.dup`, which WASI preview 1 does not have.
-pub const PYTEST_FLAGS: &[&str] = &["-p", "no:cacheprovider", "-p", "no:faulthandler", "--capture=sys", "-q", "-rfEs", "--color=no"];
+pub const PYTEST_FLAGS: &[&str] =
+    &["-p", "no:cacheprovider", "-p", "no:faulthandler", "--capture=sys", "-q", "-rfEs", "--color=no", "--continue-on-collection-errors"];
 
 /// Runs each project's own suite natively and in pylon at the same time.
 pub fn project_suites(layout: &Layout, targets: &Targets, inputs: &TestInputs) -> Result<Vec<ProjectResult>> {

@@ -10,14 +10,14 @@ assert sorted(os.listdir(".")) == ["dev", "usr"], os.listdir(".")
 assert sorted(os.listdir("/")) == ["dev", "usr"]
 assert os.listdir("/usr/local") == ["lib"]
 # More specific mounts still win inside it: the stdlib at /usr/local/lib.
-assert "python313.zip" in os.listdir("/usr/local/lib"), os.listdir("/usr/local/lib")
+assert "python3.13" in os.listdir("/usr/local/lib"), os.listdir("/usr/local/lib")
 os.chdir("/usr/local/lib")
 assert os.getcwd() == "/usr/local/lib"
-assert os.path.isfile("python313.zip")
+assert os.path.isfile("python3.13/os.py")
 # `..` leaves a mount for the directory above it, as natively.
 os.chdir("..")
 assert os.getcwd() == "/usr/local", os.getcwd()
-assert os.path.isfile("lib/python313.zip")
+assert os.path.isfile("lib/python3.13/os.py")
 os.chdir("../../")
 assert os.getcwd() == "/", os.getcwd()
 assert os.path.isdir("./usr/../dev")
