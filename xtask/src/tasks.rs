@@ -85,7 +85,7 @@ pub fn test(with_repro: bool) -> Result<()> {
 
     let runner = runner::build(&layout)?;
     let wasm = layout.profile_dir(Profile::Release).join("pylon.wasm");
-    let scratch = layout.cache.join("smoke");
+    let scratch = smoke_scratch(&layout);
     let step = Step::start("smoke tests inside pylon");
     let (mut passed, mut failed) = (0, 0);
     for file in smoke::smoke_files(&layout.root)? {
@@ -300,6 +300,13 @@ pub fn add_cap(name: &str, kind: caps::Kind, facade: bool) -> Result<()> {
 
 /// add-cap of every kind in a copy of the workspace, then one build there and the new caps'
 /// smoke tests: proves a scaffolded cap needs no edit anywhere else.
+/// Where smoke tests get their `{tmp}` directories. Not in the build cache: with
+/// PYLON_CACHE_DIR set, that is also the runner's compiled-code cache, and the runner
+/// refuses a read-write mount inside it.
+fn smoke_scratch(layout: &Layout) -> std::path::PathBuf {
+    runner::target_dir(layout).join("pylon-smoke")
+}
+
 fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
     let copy = layout.root.join("target/add-cap-check/pylon");
     let demos = [("demo_echo", caps::Kind::Static), ("demo_mux", caps::Kind::Mux), ("demo_link", caps::Kind::Dynlink)];
@@ -323,7 +330,7 @@ fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
     for (name, kind) in demos {
         let module = addcap::Names::new(name, kind)?.module;
         let smoke = copy.join(format!("cpython-ext/{module}/smoke/{name}_smoke.py"));
-        let failures = smoke::run_one(runner, &wasm, &smoke, &layout.cache.join("smoke"), None)?;
+        let failures = smoke::run_one(runner, &wasm, &smoke, &smoke_scratch(layout), None)?;
         if !failures.is_empty() {
             bail!("the scaffolded {} cap's smoke test failed:\n{}", kind.name(), failures.join("\n"));
         }
