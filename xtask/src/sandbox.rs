@@ -173,7 +173,7 @@ fn devnull_sink(runner: &Path, wasm: &Path, scratch: &Path) -> Result<()> {
     };
     let times = device_times()?;
     let code = "import errno, os, time
-chunk = b'\0' * (1 << 20)
+chunk = bytes(1 << 20)
 t = time.monotonic()
 with open(os.devnull, 'wb') as f:
     for _ in range(100):
