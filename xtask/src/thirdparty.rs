@@ -95,6 +95,7 @@ pub fn pip_check(layout: &Layout, runner: &Path, wasm: &Path, inputs: &TestInput
     let (pip_name, wheel_name) = (file_name(&inputs.pip), file_name(&inputs.wheel));
     fs::copy(&inputs.pip, work.join(&pip_name))?;
     fs::copy(&inputs.wheel, work.join(&wheel_name))?;
+    fs::create_dir_all(work.join("tmp"))?;
     let install = cmd!(
         runner,
         "--wasm",
@@ -103,6 +104,10 @@ pub fn pip_check(layout: &Layout, runner: &Path, wasm: &Path, inputs: &TestInput
         format!("{}::/w", work.display()),
         "--env",
         format!("PYTHONPATH=/w/{pip_name}"),
+        // pip from its wheel extracts its CA bundle to a temporary file; the guest has no
+        // writable /tmp unless one is mounted.
+        "--env",
+        "TMPDIR=/w/tmp",
         "-m",
         "pip",
         "install",
