@@ -387,7 +387,9 @@ pub fn compare(suite: &str, native_text: &str, pylon_text: &str) -> SuiteResult 
 
 /// Runs every suite on both sides, never stopping at one that fails, and prints each.
 pub fn run(layout: &Layout, targets: &Targets, suites: &[String]) -> Result<Vec<SuiteResult>> {
-    let scratch = layout.cache.join("conformance-tmp");
+    // One per process: two runs at once (a sweep and `cargo xtask test`) must not clear
+    // each other's working directories.
+    let scratch = layout.cache.join(format!("conformance-tmp-{}", std::process::id()));
     crate::deps::remove_dir_if_exists(&scratch)?;
     let mut results = Vec::new();
     println!("{:<24} {:>26} {:>26} {:>8}", "suite", "native pass/fail/err/skip", "pylon pass/fail/err/skip", "share");

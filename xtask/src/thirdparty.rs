@@ -261,7 +261,7 @@ pub const PYTEST_FLAGS: &[&str] =
 /// Runs each project's own suite natively and in pylon at the same time.
 pub fn project_suites(layout: &Layout, targets: &Targets, inputs: &TestInputs) -> Result<Vec<ProjectResult>> {
     let site = site_dir(layout, inputs)?;
-    let scratch = layout.cache.join("projects-tmp");
+    let scratch = layout.cache.join(format!("projects-tmp-{}", std::process::id()));
     remove_dir_if_exists(&scratch)?;
     let mut results = Vec::new();
     for project in &inputs.projects {
