@@ -358,12 +358,12 @@ pub fn compare(suite: &str, native_text: &str, pylon_text: &str) -> SuiteResult 
             result.passed += 1;
             continue;
         }
-        if let Some(why) = skips.get(id) {
-            if let Some(reason) = NOT_ON_WASM32.iter().find(|r| why.contains(*r)) {
-                result.left_out += 1;
-                *result.left_out_by_reason.entry(reason.to_string()).or_default() += 1;
-                continue;
-            }
+        if let Some(why) = skips.get(id)
+            && let Some(reason) = NOT_ON_WASM32.iter().find(|r| why.contains(*r))
+        {
+            result.left_out += 1;
+            *result.left_out_by_reason.entry(reason.to_string()).or_default() += 1;
+            continue;
         }
         let why = if let Some(why) = &whole_suite {
             why.clone()
