@@ -220,7 +220,7 @@ pub fn wasi(
         key.add_str("tree-file", path).add("contents", bytes);
     }
     for patch in &inputs.cpython_patches {
-        key.add_str("patch", &format!("{}\0{}\0{}", patch.file, patch.find, patch.replace));
+        key.add_str("patch", &patch.key_text());
     }
     key.add_str("wasi-posix", WASI_POSIX_RECIPE);
     for (path, bytes) in &posix_files {
@@ -319,10 +319,13 @@ pub fn wasi(
 /// `socket.has_ipv6` is true and `('::1', port, flow, scope)` addresses read as elsewhere.
 const WASI_IPV6: &str = "--enable-ipv6";
 
-/// `Modules/Setup.local` lines for CPython's own `pwd` and `grp`: configure marks both n/a
-/// on WASI (wasi-libc has no user database), so they are built here, on the database of
-/// `wasi-posix/identity.c`, as they are on any POSIX system.
-const WASI_POSIX_SETUP: &str = "# wasi-posix/: the sandbox identity's user and group databases.\n*static*\npwd pwdmodule.c\ngrp grpmodule.c\n";
+/// `Modules/Setup.local` lines for CPython's own `pwd`, `grp` and `mmap`: configure marks
+/// them n/a on WASI (wasi-libc has no user database and no mmap), so they are built here,
+/// on the database of `wasi-posix/identity.c` and the copying maps of `wasi-posix/mman.c`.
+/// Only `mmap` sees `<sys/mman.h>`, through wasi-posix's `pylon_mman.h` (a patch in
+/// deps/patches.toml); the rest of CPython is built as if there were no mmap
+/// (deps/config.site-wasi).
+const WASI_POSIX_SETUP: &str = "# wasi-posix/: the sandbox identity's user and group databases, copying maps.\n*static*\npwd pwdmodule.c\ngrp grpmodule.c\nmmap mmapmodule.c\n";
 
 /// Changing how `wasi-posix/` is compiled must rebuild CPython: part of the stage key.
 const WASI_POSIX_RECIPE: &str = "wasi-posix v1: each top-level .c with the profile's OPT, -Iinclude; zig ar rcs";
@@ -489,7 +492,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let files = wasi_posix_files(root).unwrap();
         let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-        for needed in ["identity.c", "netdb.c", "include/pwd.h", "include/grp.h", "include/netdb.h", "include/unistd.h"] {
+        for needed in ["identity.c", "netdb.c", "mman.c", "include/pylon_mman.h", "include/pwd.h", "include/grp.h", "include/netdb.h", "include/unistd.h"] {
             assert!(names.contains(&needed), "{needed} missing from {names:?}");
         }
     }

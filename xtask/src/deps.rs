@@ -339,7 +339,7 @@ fn unpack_zig(layout: &Layout, pin: &Pin, wheel: &Path, check_only: bool) -> Res
     let mut key = StageKey::new("zig");
     key.add_str("wheel", &pin.sha256);
     for p in patches.iter().filter(|p| p.input == "zig") {
-        key.add_str("patch", &format!("{}\0{}\0{}", p.file, p.find, p.replace));
+        key.add_str("patch", &p.key_text());
     }
     let key = key.finish();
     let dir = layout.cache.join(format!("zig-{}", &key[..16]));
@@ -405,22 +405,32 @@ pub struct Patch {
     pub file: String,
     pub find: String,
     pub replace: String,
+    /// How often `find` occurs (`count`, default 1); every occurrence is replaced. A generated
+    /// file repeats the same line in each function, and the exact count still fails the
+    /// build when the input changes under the patch.
+    pub count: usize,
 }
 
 impl Patch {
+    /// Everything about the patch that changes its result, for the key of the stage applying it.
+    pub fn key_text(&self) -> String {
+        format!("{}\0{}\0{}\0{}", self.file, self.find, self.replace, self.count)
+    }
+
     pub fn apply(&self, root: &Path) -> Result<()> {
         let path = root.join(&self.file);
         let text = fs::read_to_string(&path)
             .with_context(|| format!("patch for `{}`: cannot read {}", self.input, path.display()))?;
         let count = text.matches(&self.find).count();
         ensure!(
-            count == 1,
-            "patch for `{}`: `{}` occurs {count} times in {} (expected once); does the pin still match deps/patches.toml?",
+            count == self.count,
+            "patch for `{}`: `{}` occurs {count} times in {} (expected {}); does the pin still match deps/patches.toml?",
             self.input,
             self.find,
-            self.file
+            self.file,
+            self.count
         );
-        fs::write(&path, text.replacen(&self.find, &self.replace, 1))?;
+        fs::write(&path, text.replace(&self.find, &self.replace))?;
         Ok(())
     }
 }
@@ -456,7 +466,15 @@ fn parse_patches(text: &str, path: &Path) -> Result<Vec<Patch>> {
                 i + 1,
                 PATCHABLE.join(" or ")
             );
-            Ok(Patch { input, file: get("file")?, find: get("find")?, replace: get("replace")? })
+            let count = match t.get("count") {
+                None => 1,
+                Some(v) => v
+                    .as_integer()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| anyhow!("{}: patch #{}: `count` must be a positive integer", path.display(), i + 1))?,
+            };
+            Ok(Patch { input, file: get("file")?, find: get("find")?, replace: get("replace")?, count })
         })
         .collect()
 }
@@ -522,14 +540,18 @@ mod tests {
     }
 
     #[test]
-    fn patch_must_match_once() {
+    fn patch_must_match_its_count() {
         let dir = std::env::temp_dir().join(format!("pylon-patch-test-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("f.c"), "a; b; a;").unwrap();
-        let patch = |find: &str| Patch { input: "t".into(), file: "f.c".into(), find: find.into(), replace: "z".into() };
-        assert!(patch("a;").apply(&dir).is_err());
-        patch("b;").apply(&dir).unwrap();
+        let patch =
+            |find: &str, count| Patch { input: "t".into(), file: "f.c".into(), find: find.into(), replace: "z".into(), count };
+        assert!(patch("a;", 1).apply(&dir).is_err());
+        assert!(patch("b;", 2).apply(&dir).is_err());
+        patch("b;", 1).apply(&dir).unwrap();
         assert_eq!(fs::read_to_string(dir.join("f.c")).unwrap(), "a; z a;");
+        patch("a;", 2).apply(&dir).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("f.c")).unwrap(), "z z z");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

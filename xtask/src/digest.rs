@@ -82,6 +82,72 @@ pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
     write_atomic(to, &bytes)
 }
 
+/// Makes the directory `to` hold exactly the regular files and directories of `from` (sorted
+/// walk; `skip` names left out of `from`, `keep` top-level names of `to` left alone), writing
+/// only what differs: a no-op build reads the stdlib tree instead of rewriting its 20 MB, and
+/// a damaged or planted output file (a symlink included) is still replaced. Each file is
+/// replaced atomically; a first copy is built under a pending name and moved into place.
+pub fn sync_tree(from: &Path, to: &Path, skip: &[&str], keep: &[&str]) -> Result<()> {
+    use std::fs;
+    let fresh = !fs::symlink_metadata(to).is_ok_and(|m| m.is_dir());
+    let target = if fresh { pending_path(to) } else { to.to_path_buf() };
+    if fresh {
+        crate::deps::remove_dir_if_exists(&target)?;
+        if fs::symlink_metadata(to).is_ok() {
+            fs::remove_file(to).with_context(|| format!("cannot remove {}", to.display()))?;
+        }
+    }
+    let mut wanted = std::collections::BTreeSet::new();
+    let walk = walkdir::WalkDir::new(from).sort_by_file_name().into_iter();
+    for entry in walk.filter_entry(|e| !skip.iter().any(|s| e.file_name() == *s)) {
+        let entry = entry.with_context(|| format!("cannot walk {}", from.display()))?;
+        let rel = entry.path().strip_prefix(from)?.to_path_buf();
+        let dest = target.join(&rel);
+        wanted.insert(rel);
+        let existing = fs::symlink_metadata(&dest).ok();
+        if entry.file_type().is_dir() {
+            if existing.as_ref().is_some_and(|m| !m.is_dir()) {
+                fs::remove_file(&dest).with_context(|| format!("cannot remove {}", dest.display()))?;
+            }
+            fs::create_dir_all(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
+        } else {
+            if existing.as_ref().is_some_and(|m| m.is_dir()) {
+                fs::remove_dir_all(&dest).with_context(|| format!("cannot remove {}", dest.display()))?;
+            }
+            // write_atomic compares with what is there and replaces only a file that differs.
+            let bytes = fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
+            if existing.as_ref().is_some_and(|m| !m.is_file()) {
+                fs::remove_file(&dest).with_context(|| format!("cannot remove {}", dest.display()))?;
+            }
+            write_atomic(&dest, &bytes)?;
+        }
+    }
+    if !fresh {
+        // Whatever the source does not have goes, deepest first.
+        let mut extra = Vec::new();
+        let walk = walkdir::WalkDir::new(&target).min_depth(1).sort_by_file_name().into_iter();
+        for entry in walk.filter_entry(|e| e.depth() > 1 || !keep.iter().any(|k| e.file_name() == *k)) {
+            let entry = entry.with_context(|| format!("cannot walk {}", target.display()))?;
+            let rel = entry.path().strip_prefix(&target)?.to_path_buf();
+            if !wanted.contains(&rel) {
+                extra.push((entry.file_type().is_dir(), entry.into_path()));
+            }
+        }
+        for (is_dir, path) in extra.into_iter().rev() {
+            let gone = if is_dir { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            match gone {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot remove {}", path.display()));
+                }
+                _ => {}
+            }
+        }
+    } else {
+        fs::rename(&target, to).with_context(|| format!("cannot move {} into {}", target.display(), to.display()))?;
+    }
+    Ok(())
+}
+
 /// `file.ext` → `file.ext.pending`: the name a file or directory has while it is written.
 pub fn pending_path(path: &Path) -> std::path::PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -92,6 +158,39 @@ pub fn pending_path(path: &Path) -> std::path::PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_tree_writes_only_what_differs_and_removes_the_rest() {
+        use std::fs;
+        let base = std::env::temp_dir().join(format!("pylon-sync-tree-{}", std::process::id()));
+        let (from, to) = (base.join("from"), base.join("to"));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(from.join("pkg")).unwrap();
+        fs::write(from.join("a.py"), "a").unwrap();
+        fs::write(from.join("pkg/b.py"), "b").unwrap();
+        fs::write(from.join(".stamp"), "k").unwrap();
+        sync_tree(&from, &to, &[".stamp"], &["keep"]).unwrap();
+        assert_eq!(fs::read_to_string(to.join("pkg/b.py")).unwrap(), "b");
+        assert!(!to.join(".stamp").exists());
+        // Unchanged files are not rewritten: their inode stays.
+        use std::os::unix::fs::MetadataExt;
+        let inode = fs::metadata(to.join("a.py")).unwrap().ino();
+        fs::write(to.join("pkg/b.py"), "damaged").unwrap();
+        fs::create_dir_all(to.join("stale/deep")).unwrap();
+        fs::write(to.join("stale/deep/x"), "x").unwrap();
+        fs::create_dir_all(to.join("keep")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", to.join("planted")).unwrap();
+        fs::remove_file(from.join("a.py")).unwrap();
+        fs::write(from.join("a.py"), "a").unwrap();
+        fs::write(from.join("planted"), "p").unwrap();
+        sync_tree(&from, &to, &[".stamp"], &["keep"]).unwrap();
+        assert_eq!(fs::metadata(to.join("a.py")).unwrap().ino(), inode);
+        assert_eq!(fs::read_to_string(to.join("pkg/b.py")).unwrap(), "b");
+        assert!(!to.join("stale").exists() && to.join("keep").is_dir());
+        assert!(fs::symlink_metadata(to.join("planted")).unwrap().is_file());
+        assert_eq!(fs::read_to_string(to.join("planted")).unwrap(), "p");
+        fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn known_vector() {

@@ -12,7 +12,7 @@ use crate::extglue;
 use crate::compose;
 use crate::cpython::{self, WasiRecipe};
 use crate::deps::{self, Inputs};
-use crate::digest::{StageKey, copy_atomic, sha256_file, sha256_tree, write_atomic};
+use crate::digest::{StageKey, copy_atomic, sha256_file, sha256_tree, sync_tree, write_atomic};
 use crate::layout::{Layout, Profile};
 use crate::dynlink::{self, Plan};
 use crate::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins};
@@ -99,12 +99,12 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     // `lib/python3.13/`: the stdlib, the empty platform-library dir (it tells CPython's
     // getpath where exec_prefix is), and in a conformance build CPython's `test` package.
     let stdlib_out = out.join("lib").join(stdlib::TREE_DIR);
-    replace_tree(&stdlib, &stdlib_out)?;
+    sync_tree(&stdlib, &stdlib_out, &[stdlib::STAMP], &["lib-dynload", "test"])?;
     fs::create_dir_all(stdlib_out.join("lib-dynload"))?;
     if args.keep_tests {
         let guest = format!("{}/{}/test", stdlib::GUEST_LIB, stdlib::TREE_DIR);
         let tree = stdlib::test_tree(&layout.cache, &native, &wasi, &format!("{guest}/"), args.force)?;
-        replace_tree(&tree.join("test"), &stdlib_out.join("test"))?;
+        sync_tree(&tree.join("test"), &stdlib_out.join("test"), &[], &[])?;
     }
     if args.profile == Profile::Release && is_default_build(args) {
         point_default_at(&layout.build.join("pylon.wasm"), Path::new("release/pylon.wasm"))?;
@@ -193,27 +193,6 @@ fn remove_file_if_exists(path: &Path) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("cannot remove {}", path.display())),
         _ => Ok(()),
     }
-}
-
-/// Makes `to` a copy of the stage directory `from` (less its stamp): built next to it,
-/// then swapped in, so that an interrupted copy never leaves half a tree behind.
-fn replace_tree(from: &Path, to: &Path) -> Result<()> {
-    let pending = crate::digest::pending_path(to);
-    crate::deps::remove_dir_if_exists(&pending)?;
-    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("cannot walk {}", from.display()))?;
-        if entry.file_name() == stdlib::STAMP {
-            continue;
-        }
-        let dest = pending.join(entry.path().strip_prefix(from)?);
-        if entry.file_type().is_dir() {
-            fs::create_dir_all(&dest)?;
-        } else {
-            fs::copy(entry.path(), &dest).with_context(|| format!("cannot copy {} to {}", entry.path().display(), dest.display()))?;
-        }
-    }
-    crate::deps::remove_dir_if_exists(to)?;
-    fs::rename(&pending, to).with_context(|| format!("cannot move {} into {}", pending.display(), to.display()))
 }
 
 /// `build/<profile>/`, `build/<profile>-tests/` for a conformance build, or

@@ -114,6 +114,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     fuzz::run_all(&layout, &runner, fuzz::CI_CALLS, fuzz::CI_SEED, &[])?;
     step.done();
     conformance_subset(&layout, &runner)?;
+    thirdparty::pip_check(&layout, &runner, &wasm, &thirdparty::inputs(&layout)?)?;
     add_cap_in_copy(&layout, &runner)?;
     if with_repro {
         repro::check(&layout, &built)?;
@@ -271,14 +272,14 @@ pub fn conformance(suites: &[String], report: Option<&Path>, min_share: f64) -> 
     let targets = conformance::Targets { runner: &runner, wasm: &wasm, native: &built.native_python };
     let results = conformance::run(&layout, &targets, &suites)?;
     let projects = if sweep { thirdparty::project_suites(&layout, &targets, &thirdparty::inputs(&layout)?)? } else { vec![] };
-    // Not yet in `cargo xtask test`: pip imports `mmap`, which pylon's core does not build.
-    if sweep && let Err(e) = thirdparty::pip_check(&layout, &runner, &wasm, &thirdparty::inputs(&layout)?) {
-        println!("pip inside pylon: FAILED: {}", format!("{e:#}").lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(""));
-    }
+    let pip = if sweep { Some(thirdparty::pip_check(&layout, &runner, &wasm, &thirdparty::inputs(&layout)?)) } else { None };
     if let Some(path) = report {
         let mut text = conformance::render_report(&results);
         if !projects.is_empty() {
             text.push_str(&thirdparty::render(&projects));
+        }
+        if let Some(pip) = &pip {
+            text.push_str(&thirdparty::render_pip(&thirdparty::inputs(&layout)?, pip));
         }
         crate::digest::write_atomic(path, text.as_bytes())?;
         println!("report: {}", path.display());
@@ -286,6 +287,9 @@ pub fn conformance(suites: &[String], report: Option<&Path>, min_share: f64) -> 
     let short = conformance::short_of(&results, min_share);
     if !short.is_empty() {
         bail!("below {:.0} % of native passes: {}", min_share * 100.0, short.join(", "));
+    }
+    if let Some(Err(e)) = pip {
+        return Err(e.context("pip inside pylon"));
     }
     Ok(())
 }

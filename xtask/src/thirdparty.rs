@@ -355,6 +355,23 @@ pub fn project_suites(layout: &Layout, targets: &Targets, inputs: &TestInputs) -
 }
 
 /// The report's section for the projects' suites.
+/// The report's line for `pip_check`: what was installed with what, and how it went.
+pub fn render_pip(inputs: &TestInputs, outcome: &Result<()>) -> String {
+    let what = format!(
+        "`pip install --no-index --target` of {} {} (`{}`) by `{}` run from its wheel, then `import {}` from the target",
+        inputs.wheel_package,
+        inputs.wheel_version,
+        file_name(&inputs.wheel),
+        file_name(&inputs.pip),
+        inputs.wheel_package.replace('-', "_")
+    );
+    let verdict = match outcome {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("FAILED: {}", format!("{e:#}").lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").replace('`', "'")),
+    };
+    format!("## pip inside pylon\n\n{what}: {verdict}\n\n")
+}
+
 pub fn render(results: &[ProjectResult]) -> String {
     let mut out = format!(
         "## Real projects' own test suites (pytest)\n\n\

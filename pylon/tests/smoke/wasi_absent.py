@@ -28,8 +28,8 @@ assert "does not support processes" in str(raises(OSError, os.popen, "true"))
 assert "can't start new thread" in str(raises(RuntimeError, threading.Thread(target=print).start))
 # Modules of what is not there are absent.
 # (`_socket`, `pwd` and `grp` exist: sockets refuse at the call, and the sandbox has one
-# fixed identity; see socket_no_network.py and identity.py.)
-for mod in ["fcntl", "termios", "mmap", "resource", "_ctypes", "_multiprocessing"]:
+# fixed identity; see socket_no_network.py and identity.py. `mmap` copies: mmap_file.py.)
+for mod in ["fcntl", "termios", "resource", "_ctypes", "_multiprocessing"]:
     raises(ModuleNotFoundError, __import__, mod)
 
 # Emulations: a constant process id, and signals only ever raised by the program itself.
