@@ -111,15 +111,16 @@ pub fn sync_tree(from: &Path, to: &Path, skip: &[&str], keep: &[&str]) -> Result
             }
             fs::create_dir_all(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
         } else {
-            if existing.as_ref().is_some_and(|m| m.is_dir()) {
-                fs::remove_dir_all(&dest).with_context(|| format!("cannot remove {}", dest.display()))?;
+            // A directory or a symlink in the way goes; write_atomic then compares with what
+            // is there and replaces only a file that differs.
+            match &existing {
+                Some(m) if m.is_dir() => {
+                    fs::remove_dir_all(&dest).with_context(|| format!("cannot remove {}", dest.display()))?
+                }
+                Some(m) if !m.is_file() => fs::remove_file(&dest).with_context(|| format!("cannot remove {}", dest.display()))?,
+                _ => {}
             }
-            // write_atomic compares with what is there and replaces only a file that differs.
-            let bytes = fs::read(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
-            if existing.as_ref().is_some_and(|m| !m.is_file()) {
-                fs::remove_file(&dest).with_context(|| format!("cannot remove {}", dest.display()))?;
-            }
-            write_atomic(&dest, &bytes)?;
+            copy_atomic(entry.path(), &dest)?;
         }
     }
     if !fresh {

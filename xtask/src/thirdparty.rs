@@ -354,7 +354,6 @@ pub fn project_suites(layout: &Layout, targets: &Targets, inputs: &TestInputs) -
     Ok(results)
 }
 
-/// The report's section for the projects' suites.
 /// The report's line for `pip_check`: what was installed with what, and how it went.
 pub fn render_pip(inputs: &TestInputs, outcome: &Result<()>) -> String {
     let what = format!(
@@ -372,6 +371,7 @@ pub fn render_pip(inputs: &TestInputs, outcome: &Result<()>) -> String {
     format!("## pip inside pylon\n\n{what}: {verdict}\n\n")
 }
 
+/// The report's section for the projects' suites.
 pub fn render(results: &[ProjectResult]) -> String {
     let mut out = format!(
         "## Real projects' own test suites (pytest)\n\n\
