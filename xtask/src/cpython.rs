@@ -19,11 +19,11 @@ use crate::progress::{self, Step};
 const STAMP: &str = ".pylon-stage-complete";
 
 /// pylon's additions to wasi-libc for CPython (the sandbox identity, a network-less
-/// `<netdb.h>`): a directory of the repository, copied into the WASI tree under this name.
+/// `<netdb.h>`, a recorded umask): a directory of the repository, copied into the WASI tree under this name.
 const WASI_POSIX: &str = "wasi-posix";
 
 /// What configure must find in `libpylon_posix.a` and its headers: without one of these the
-/// build would quietly lose `os.getuid`, `pwd`, `grp` or `socket.getaddrinfo`, so it fails.
+/// build would quietly lose `os.getuid`, `os.umask`, `pwd`, `grp` or `socket.getaddrinfo`, so it fails.
 const WASI_POSIX_DEFINES: &[&str] = &[
     "HAVE_GETUID",
     "HAVE_GETEUID",
@@ -38,6 +38,7 @@ const WASI_POSIX_DEFINES: &[&str] = &[
     "HAVE_GETGRNAM_R",
     "HAVE_GETGRENT",
     "HAVE_GETHOSTNAME",
+    "HAVE_UMASK",
     "HAVE_NETDB_H",
     "HAVE_ADDRINFO",
     "HAVE_GETADDRINFO",

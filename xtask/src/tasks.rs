@@ -114,8 +114,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     fuzz::run_all(&layout, &runner, fuzz::CI_CALLS, fuzz::CI_SEED, &[])?;
     step.done();
     conformance_subset(&layout, &runner)?;
-    // pip's check is not here yet: past `import mmap`, pip stops at `os.umask` (absent on
-    // WASI); the default conformance sweep runs it and reports the outcome.
+    thirdparty::pip_check(&layout, &runner, &wasm, &thirdparty::inputs(&layout)?)?;
     add_cap_in_copy(&layout, &runner)?;
     if with_repro {
         repro::check(&layout, &built)?;
