@@ -44,8 +44,22 @@ Z_FULL_FLUSH = 3
 Z_FINISH = 4
 Z_BLOCK = 5
 Z_TREES = 6
-ZLIB_VERSION = ZLIB_RUNTIME_VERSION = _zlib_cap.version()
 __version__ = "1.0"
+
+
+# The versions come from the cap, asked on first use rather than at import: importing zlib
+# then calls no cap, so modules that import it (shutil, tempfile, ...) can be prewarmed in
+# the build-time snapshot, where the caps are not there yet.
+def __getattr__(name):
+    if name in ("ZLIB_VERSION", "ZLIB_RUNTIME_VERSION"):
+        version = _zlib_cap.version()
+        globals().update(ZLIB_VERSION=version, ZLIB_RUNTIME_VERSION=version)
+        return version
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"ZLIB_VERSION", "ZLIB_RUNTIME_VERSION"})
 
 
 class error(Exception):

@@ -794,6 +794,7 @@ mod tests {
             sources: vec![],
             links: links.iter().map(|s| s.to_string()).collect(),
             facades: install.iter().map(|i| Facade { source: i.to_string(), install: i.to_string() }).collect(),
+            prewarm: vec![],
             fuzz: Default::default(),
         };
         let exts = [ext("_uid_cap", &["ids/__init__.py", "ids/ulid.py"], &[]), ext("_hash", &[], &["hash"]), ext("_sqlite3_cap", &["_sqlite3.py"], &[])];

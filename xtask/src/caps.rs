@@ -81,6 +81,9 @@ pub struct Ext {
     /// Dynlink ids it resolves through the linker (e.g. `crc32c`).
     pub links: Vec<String>,
     pub facades: Vec<Facade>,
+    /// Modules the snapshot imports at build time for it (`prewarm = [...]`; see
+    /// `crate::snapshot`).
+    pub prewarm: Vec<String>,
     /// Its `[fuzz]` table: hints for the random-call fuzzer (see `crate::fuzz`).
     pub fuzz: toml_edit::Table,
 }
@@ -235,7 +238,7 @@ fn load_ext(path: &Path) -> Result<Ext> {
         None => toml_edit::Table::new(),
         Some(item) => item.as_table().cloned().ok_or_else(|| anyhow!("{}: `fuzz` must be a table", path.display()))?,
     };
-    Ok(Ext { module, caps: strings("caps"), sources, links: strings("links"), facades, fuzz, dir })
+    Ok(Ext { module, caps: strings("caps"), sources, links: strings("links"), facades, prewarm: strings("prewarm"), fuzz, dir })
 }
 
 /// Every static or mux cap names an ext that names it back; every id an ext links is

@@ -13,16 +13,23 @@ use crate::layout::Profile;
 /// crate version in Cargo.lock.
 pub const RECIPE: &str = "component v2: strip, wit-component 0.258.3, preview1 command adapter 50.0.1 with exit codes";
 
-/// Returns the component bytes for the core module at `python_wasm`.
-/// `embed` adds the component-type metadata of the caps the module imports.
+/// The snapshot entries of cpython-ext/_pylon_snapshot: the cold core drops them (the
+/// command adapter would not know them), the snapshot stage consumes them.
+pub const SNAPSHOT_EXPORTS: &[&str] = &["wizer-initialize", "pylon_resume_start"];
+
+/// Returns the component bytes for the core module at `python_wasm`, without the exports
+/// named in `drop_exports`. `embed` adds the component-type metadata of the caps the module
+/// imports.
 pub fn core_component(
     python_wasm: &Path,
     profile: Profile,
+    drop_exports: &[&str],
     embed: impl FnOnce(&mut Vec<u8>) -> Result<()>,
 ) -> Result<Vec<u8>> {
     let module = std::fs::read(python_wasm).with_context(|| format!("cannot read {}", python_wasm.display()))?;
-    let mut module = strip_custom_sections(&module, profile == Profile::Debug)
+    let module = strip_custom_sections(&module, profile == Profile::Debug)
         .with_context(|| format!("cannot parse {}", python_wasm.display()))?;
+    let mut module = drop_named_exports(&module, drop_exports).with_context(|| format!("cannot parse {}", python_wasm.display()))?;
     embed(&mut module)?;
     wit_component::ComponentEncoder::default()
         .validate(true)
@@ -44,6 +51,41 @@ pub fn strip_custom_sections(module: &[u8], keep_debug: bool) -> Result<Vec<u8>>
             if !keep {
                 continue;
             }
+        }
+        if let Some((id, range)) = payload.as_section() {
+            let range = range.start as usize..range.end as usize;
+            out.section(&wasm_encoder::RawSection { id, data: &module[range] });
+        }
+    }
+    Ok(out.finish())
+}
+
+/// The module without the exports named in `names` (the functions stay).
+pub fn drop_named_exports(module: &[u8], names: &[&str]) -> Result<Vec<u8>> {
+    if names.is_empty() {
+        return Ok(module.to_vec());
+    }
+    let mut out = wasm_encoder::Module::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        let payload = payload?;
+        if let wasmparser::Payload::ExportSection(reader) = &payload {
+            let mut exports = wasm_encoder::ExportSection::new();
+            for export in reader.clone() {
+                let export = export?;
+                if names.contains(&export.name) {
+                    continue;
+                }
+                let kind = match export.kind {
+                    wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => wasm_encoder::ExportKind::Func,
+                    wasmparser::ExternalKind::Table => wasm_encoder::ExportKind::Table,
+                    wasmparser::ExternalKind::Memory => wasm_encoder::ExportKind::Memory,
+                    wasmparser::ExternalKind::Global => wasm_encoder::ExportKind::Global,
+                    wasmparser::ExternalKind::Tag => wasm_encoder::ExportKind::Tag,
+                };
+                exports.export(export.name, kind, export.index);
+            }
+            out.section(&exports);
+            continue;
         }
         if let Some((id, range)) = payload.as_section() {
             let range = range.start as usize..range.end as usize;

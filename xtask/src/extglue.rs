@@ -31,11 +31,24 @@ fn spec(ext: &Ext, caps: &[Cap], root: &Path) -> glue::ExtSpec {
     spec
 }
 
+/// The glue of one extension: nothing for one that imports no interface (a hand-written C
+/// module such as `_pylon_snapshot`, or facades only).
+fn generate(ext: &Ext, caps: &[Cap], root: &Path) -> Result<glue::Generated> {
+    let spec = spec(ext, caps, root);
+    if spec.interfaces.is_empty() {
+        return Ok(glue::Generated { files: vec![], world: String::new(), c_sources: vec![] });
+    }
+    glue::generate(&spec).with_context(|| format!("generating glue for {}", ext.module))
+}
+
 /// `cargo xtask gen`: (re)writes every extension's `gen/` directory; returns what changed.
 pub fn write_all(root: &Path, exts: &[Ext], caps: &[Cap]) -> Result<Vec<PathBuf>> {
     let mut changed = Vec::new();
     for ext in exts {
-        let generated = glue::generate(&spec(ext, caps, root)).with_context(|| format!("generating glue for {}", ext.module))?;
+        let generated = generate(ext, caps, root)?;
+        if generated.files.is_empty() {
+            continue;
+        }
         let dir = ext.dir.join("gen");
         fs::create_dir_all(&dir)?;
         // Files that the generator no longer writes must go too.
@@ -62,7 +75,7 @@ pub fn write_all(root: &Path, exts: &[Ext], caps: &[Cap]) -> Result<Vec<PathBuf>
 pub fn check_fresh(root: &Path, exts: &[Ext], caps: &[Cap]) -> Result<Vec<glue::Generated>> {
     let mut all = Vec::new();
     for ext in exts {
-        let generated = glue::generate(&spec(ext, caps, root)).with_context(|| format!("generating glue for {}", ext.module))?;
+        let generated = generate(ext, caps, root)?;
         for (name, text) in &generated.files {
             let path = ext.dir.join("gen").join(name);
             if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -93,7 +106,9 @@ pub fn prepare(exts: &[Ext], generated: &[glue::Generated]) -> Result<Glue> {
         let base = tree_dir(ext);
         let mut sources: Vec<String> = generated.c_sources.iter().map(|s| format!("{base}/gen/{s}")).collect();
         sources.extend(ext.sources.iter().map(|s| format!("{base}/{s}")));
-        setup.push_str(&format!("{} {} -I$(srcdir)/Modules/{base}/gen -I$(srcdir)/Modules/{base}\n", ext.module, sources.join(" ")));
+        if !sources.is_empty() {
+            setup.push_str(&format!("{} {} -I$(srcdir)/Modules/{base}/gen -I$(srcdir)/Modules/{base}\n", ext.module, sources.join(" ")));
+        }
         for (name, text) in &generated.files {
             tree_files.push((format!("Modules/{base}/gen/{name}"), text.clone().into_bytes()));
         }

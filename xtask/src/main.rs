@@ -26,6 +26,7 @@ mod repro;
 mod runner;
 mod sandbox;
 mod smoke;
+mod snapshot;
 mod stdlib;
 mod tasks;
 mod thirdparty;
@@ -158,6 +159,11 @@ pub struct BuildArgs {
     /// `build/<profile>-plan-<file stem>/`, with its own manifest.
     #[arg(long)]
     pub plan: Option<std::path::PathBuf>,
+    /// Give the snapshot a secret string-hash seed drawn on this machine (for services that
+    /// hash untrusted keys); such a build goes to `build/<profile>-private/` and its
+    /// manifest records the policy, not the seed.
+    #[arg(long)]
+    pub private_hash_seed: bool,
 }
 
 fn parse_kind(s: &str) -> Result<caps::Kind, String> {

@@ -22,7 +22,19 @@ pub struct Manifest {
     pub caps: Vec<CapRow>,
     /// The dynlink plan the linker was generated from, when an extension links ids.
     pub dynlink: Option<DynlinkRow>,
+    /// How `pylon.wasm`'s snapshot was made (its module is the `snapshot` artifact).
+    pub snapshot: Option<SnapshotRow>,
     pub pylon_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnapshotRow {
+    /// `per-build` (the seed below, derived from the stage key) or `private`.
+    pub hash_seed_policy: String,
+    /// The shared string-hash seed; absent when private.
+    pub hash_seed: Option<u64>,
+    /// The modules imported at build time, in order.
+    pub prewarm: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -102,6 +114,16 @@ impl Manifest {
             doc["dynlink"] = Item::Table(t);
         }
 
+        if let Some(snap) = &self.snapshot {
+            let mut t = Table::new();
+            t["hash_seed_policy"] = value(&snap.hash_seed_policy);
+            if let Some(seed) = snap.hash_seed {
+                t["hash_seed"] = value(seed as i64);
+            }
+            t["prewarm"] = value(snap.prewarm.iter().collect::<Array>());
+            doc["snapshot"] = Item::Table(t);
+        }
+
         let mut artifacts = ArrayOfTables::new();
         for a in &self.artifacts {
             artifacts.push(artifact_table(a, Table::new()));
@@ -146,7 +168,7 @@ impl Manifest {
         if !r.problems.is_empty() {
             return Err(r.into_error(origin));
         }
-        r.known_keys(root, "", &["schema", "profile", "pylon_sha256", "pins", "dynlink", "artifact", "cap"]);
+        r.known_keys(root, "", &["schema", "profile", "pylon_sha256", "pins", "dynlink", "snapshot", "artifact", "cap"]);
         let profile = r.string(root, "", "profile");
         let pylon_sha256 = r.sha256(root, "", "pylon_sha256", false);
 
@@ -179,6 +201,18 @@ impl Manifest {
                     None => Vec::new(),
                 };
                 DynlinkRow { plan: r.string(t, "dynlink", "plan"), plan_sha256: r.sha256(t, "dynlink", "plan_sha256", false), serve }
+            }),
+        };
+
+        let snapshot = match root.get("snapshot") {
+            None => None,
+            Some(_) => r.table(root, "", "snapshot").map(|t| {
+                r.known_keys(t, "snapshot", &["hash_seed_policy", "hash_seed", "prewarm"]);
+                SnapshotRow {
+                    hash_seed_policy: r.string(t, "snapshot", "hash_seed_policy"),
+                    hash_seed: t.get("hash_seed").map(|_| r.count(t, "snapshot", "hash_seed")),
+                    prewarm: r.strings(t, "snapshot", "prewarm", true),
+                }
             }),
         };
 
@@ -232,7 +266,7 @@ impl Manifest {
             .collect();
 
         match pins {
-            Some(pins) if r.problems.is_empty() => Ok(Manifest { profile, pins, artifacts, caps, dynlink, pylon_sha256 }),
+            Some(pins) if r.problems.is_empty() => Ok(Manifest { profile, pins, artifacts, caps, dynlink, snapshot, pylon_sha256 }),
             _ => Err(r.into_error(origin)),
         }
     }
@@ -515,6 +549,7 @@ mod tests {
                 artifact: artifact("crc"),
             }],
             dynlink: Some(DynlinkRow { plan: "caps/dynlink/plan.toml".into(), plan_sha256: "12".repeat(32), serve: vec![("crc32c".into(), "crc".into())] }),
+            snapshot: Some(SnapshotRow { hash_seed_policy: "per-build".into(), hash_seed: Some(1234567), prewarm: vec!["json".into(), "re".into()] }),
             pylon_sha256: "ab".repeat(32),
         };
         assert_eq!(Manifest::parse("rendered", &manifest.render()).unwrap(), manifest);

@@ -15,7 +15,8 @@ use crate::deps::{self, Inputs};
 use crate::digest::{StageKey, copy_atomic, sha256_file, sha256_tree, sync_tree, write_atomic};
 use crate::layout::{Layout, Profile};
 use crate::dynlink::{self, Plan};
-use crate::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins};
+use crate::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins, SnapshotRow};
+use crate::snapshot::{self, HashSeed, SnapshotInputs};
 use crate::progress::{self, Step};
 use crate::stdlib::{self, StdlibInputs};
 
@@ -53,7 +54,25 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         args.force,
     )?;
 
-    let core = core_component(layout, &wasi, args.profile, &exts, &selected, args.force)?;
+    let stdlib_key = stdlib.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let snap = snapshot::snapshot(
+        &layout.cache,
+        &SnapshotInputs {
+            python_wasm: &wasi.python_wasm,
+            wasi_key: &wasi.key,
+            stdlib: &stdlib,
+            stdlib_key: &stdlib_key,
+            prewarm: prewarm_list(&exts),
+            seed: if args.private_hash_seed { HashSeed::Private } else { HashSeed::PerBuild },
+            source_date_epoch: inputs.pins.source_date_epoch,
+        },
+        args.force,
+    )?;
+
+    // Two cores from one build: the snapshot's, and the cold one beside it for what a
+    // snapshot cannot start exactly (interpreter options, the REPL; see pylon/src/start.rs).
+    let core = core_component(layout, &wasi.python_wasm, &wasi.key, component::SNAPSHOT_EXPORTS, args.profile, &exts, &selected, args.force)?;
+    let snap_core = core_component(layout, &snap.module, &snap.key, &[], args.profile, &exts, &selected, args.force)?;
     let read = |file: &PathBuf| fs::read(file).with_context(|| format!("cannot read {}", file.display()));
     let mut plugs = Vec::new();
     for (cap, file) in selected.iter().zip(&cap_files) {
@@ -79,15 +98,20 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     } else {
         None
     };
-    let step = Step::start(format!("compose: plug {} component(s) into the core with wac", plugs.len()));
-    let pylon = compose::compose(&fs::read(&core)?, &plugs).context("composition failed")?;
+    let step = Step::start(format!("compose: plug {} component(s) into the snapshot's core and the cold core with wac", plugs.len()));
+    let pylon = compose::compose(&fs::read(&snap_core)?, &plugs).context("composition of the snapshot failed")?;
+    let pylon_cold = compose::compose(&fs::read(&core)?, &plugs).context("composition of the cold core failed")?;
     step.done();
 
     // Outputs: everything under build/<profile>/, replaced file by file atomically.
     let out = output_dir(layout, args);
     let core_out = out.join("core.wasm");
     let pylon_out = out.join("pylon.wasm");
+    let cold_out = out.join(COLD_FILE);
+    let snapshot_out = out.join("snapshot.wasm");
     copy_atomic(&core, &core_out)?;
+    copy_atomic(&snap.module, &snapshot_out)?;
+    write_atomic(&cold_out, &pylon_cold)?;
     // Builds before the tree had `lib/python313.zip`, which would come first on sys.path.
     remove_file_if_exists(&out.join("lib/python313.zip"))?;
     write_atomic(&pylon_out, &pylon)?;
@@ -123,6 +147,8 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         artifact("core", &core_out)?,
         artifact("stdlib", &stdlib_out)?,
         artifact("pylon", &pylon_out)?,
+        artifact("snapshot", &snapshot_out)?,
+        artifact("pylon-cold", &cold_out)?,
     ];
     if linker_bundle.is_some() {
         artifacts.push(artifact("linker", &linker_out)?);
@@ -167,6 +193,11 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         pylon_sha256: artifacts[2].sha256.clone(),
         artifacts,
         caps: cap_rows,
+        snapshot: Some(SnapshotRow {
+            hash_seed_policy: snap.policy.policy().to_owned(),
+            hash_seed: snap.hash_seed.map(u64::from),
+            prewarm: snap.prewarm.clone(),
+        }),
         dynlink: linked.then(|| DynlinkRow {
             plan: plan.path.to_string_lossy().into_owned(),
             plan_sha256: plan.sha256.clone(),
@@ -195,13 +226,31 @@ fn remove_file_if_exists(path: &Path) -> Result<()> {
     }
 }
 
-/// `build/<profile>/`, `build/<profile>-tests/` for a conformance build, or
+/// The cold core's composition, beside `pylon.wasm` (the runner looks for it there).
+pub const COLD_FILE: &str = "pylon-cold.wasm";
+
+/// The snapshot's prewarm list: the build's default, then each extension's own entries.
+fn prewarm_list(exts: &[Ext]) -> Vec<String> {
+    let mut list: Vec<String> = snapshot::DEFAULT_PREWARM.iter().map(|s| s.to_string()).collect();
+    for name in exts.iter().flat_map(|e| &e.prewarm) {
+        if !list.contains(name) {
+            list.push(name.clone());
+        }
+    }
+    list
+}
+
+/// `build/<profile>/`, `build/<profile>-tests/` for a conformance build,
+/// `build/<profile>-private/` for one with a private hash seed, or
 /// `build/<profile>-plan-<stem>/` for a build with another dynlink plan.
 pub fn output_dir(layout: &Layout, args: &BuildArgs) -> PathBuf {
     let dir = layout.profile_dir(args.profile);
     let mut name = args.profile.name().to_owned();
     if args.keep_tests {
         name.push_str("-tests");
+    }
+    if args.private_hash_seed {
+        name.push_str("-private");
     }
     if let Some(stem) = other_plan(args) {
         name.push_str(&format!("-plan-{stem}"));
@@ -226,20 +275,26 @@ fn other_plan(args: &BuildArgs) -> Option<String> {
 
 /// The build whose manifest is the committed `caps-manifest.toml`.
 fn is_default_build(args: &BuildArgs) -> bool {
-    !args.keep_tests && other_plan(args).is_none()
+    !args.keep_tests && !args.private_hash_seed && other_plan(args).is_none()
 }
 
-/// The core component, cached by the WASI build it wraps.
+/// A core component, cached by the core module it wraps (`module_key` names its bytes).
+#[allow(clippy::too_many_arguments)]
 fn core_component(
     layout: &Layout,
-    wasi: &cpython::WasiPython,
+    module: &Path,
+    module_key: &str,
+    drop_exports: &[&str],
     profile: Profile,
     exts: &[Ext],
     caps: &[Cap],
     force: bool,
 ) -> Result<PathBuf> {
     let mut key = StageKey::new("core-component");
-    key.add_str("wasi", &wasi.key).add_str("profile", profile.name()).add_str("recipe", component::RECIPE);
+    key.add_str("module", module_key)
+        .add_str("drop-exports", &drop_exports.join(","))
+        .add_str("profile", profile.name())
+        .add_str("recipe", component::RECIPE);
     for cap in caps {
         for file in walk_files(&cap.wit_dir())? {
             key.add_str("wit", &file.display().to_string()).add("contents", &fs::read(&file)?);
@@ -252,8 +307,9 @@ fn core_component(
         progress::cached("core component", &key);
         return Ok(path);
     }
-    let step = Step::start("core component: wit-component + preview1 command adapter");
-    let bytes = component::core_component(&wasi.python_wasm, profile, |module| extglue::embed_imports(&layout.root, module, exts, caps))?;
+    let name = module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let step = Step::start(format!("core component of {name}: wit-component + preview1 command adapter"));
+    let bytes = component::core_component(module, profile, drop_exports, |m| extglue::embed_imports(&layout.root, m, exts, caps))?;
     write_atomic(&path, &bytes)?;
     step.done();
     Ok(path)

@@ -411,6 +411,7 @@ mod tests {
                 })
                 .collect(),
             dynlink: None,
+            snapshot: None,
             pylon_sha256,
         }
     }
