@@ -383,9 +383,16 @@ fn read_index(index_file: &Path, wasm: &Path, stamp: &Stamp) -> Option<String> {
 
 /// 16 hex digits of a sha256 over wasmtime's precompile-compatibility hash (version, target,
 /// CPU features, tunables, wasm features).
+/// What the artifact depends on beyond wasmtime's compatibility hash: settings that shape
+/// the compiled file without being part of that hash (measured: changing
+/// `memory_guaranteed_dense_image_size` kept the key, and the old artifact then copied the
+/// snapshot's memory into every instance instead of mapping it). Bump it with `run::engine`.
+pub const ENGINE_SETTINGS: &str = "pylon-engine-v2: dense image 64 MiB";
+
 fn engine_key(engine: &Engine) -> String {
     let mut h = ShaHasher(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut h);
+    ENGINE_SETTINGS.hash(&mut h);
     hex(&h.0.finalize())[..16].to_owned()
 }
 

@@ -51,6 +51,10 @@ Runner options (must come before everything else):
   --env NAME=VALUE      set an environment variable in the guest (repeatable);
                         `--env NAME` copies NAME from the host if it is set
   --allow-net           allow network access and name lookups
+  --no-snapshot         start the cold core (pylon-cold.wasm beside the component)
+                        instead of resuming the pre-initialized snapshot; runs with
+                        interpreter options, PYTHON* variables or the prompt start
+                        cold anyway
   --                    end of runner options
   -h, --help            print this help and exit
   --version             print the runner version and exit
@@ -62,7 +66,8 @@ Python options (passed to Python unchanged):
 Environment:
   PYLON_WASM        component to run when --wasm is not given
   PYLON_CACHE_DIR   compiled-code cache (default $XDG_CACHE_HOME/pylon or ~/.cache/pylon)
-  PYLON_DEBUG_CACHE=1  report cache hit/miss and load time on stderr
+  PYLON_DEBUG_CACHE=1  report which core starts, cache hit/miss, and where start-up
+                    time goes (load, instantiate, run) on stderr
 
 Exit status: Python's exit status; 2 for runner usage/setup errors; 134 if the
 WebAssembly code traps (e.g. a Python fatal error, which aborts).
@@ -97,6 +102,8 @@ pub struct Options {
     pub mounts: Vec<Mount>,
     pub env: Vec<EnvVar>,
     pub allow_net: bool,
+    /// `--no-snapshot`: start the cold core even when the snapshot could start this run.
+    pub no_snapshot: bool,
     /// `--cwd`: the guest's starting directory (absolute); `None` is `/`.
     pub cwd: Option<String>,
     /// Python's arguments after `argv[0]`, exactly as given.
@@ -122,7 +129,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, UsageError> {
 }
 
 const RUNNER_VALUE_OPTIONS: [&str; 5] = ["--wasm", "--dir", "--dir-ro", "--env", "--cwd"];
-const RUNNER_FLAG_OPTIONS: [&str; 3] = ["--allow-net", "--help", "--version"];
+const RUNNER_FLAG_OPTIONS: [&str; 4] = ["--allow-net", "--no-snapshot", "--help", "--version"];
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
@@ -177,6 +184,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 "--help" | "-h" => return Ok(Command::Help),
                 "--version" => return Ok(Command::Version),
                 "--allow-net" => opts.allow_net = true,
+                "--no-snapshot" => opts.no_snapshot = true,
                 _ => unreachable!(),
             }
         } else {

@@ -18,7 +18,13 @@ pub struct Component {
     pub named: PathBuf,
     /// `lib/` next to the canonical wasm file: the stdlib tree `python3.13/` (with `lib-dynload/`).
     pub stdlib: PathBuf,
+    /// The cold core beside a snapshot (`pylon-cold.wasm` next to the canonical file), when
+    /// there is one: the component is then the pre-initialized snapshot.
+    pub cold: Option<PathBuf>,
 }
+
+/// The cold core's file name beside the snapshot (xtask/src/pipeline.rs writes both).
+pub const COLD_FILE: &str = "pylon-cold.wasm";
 
 /// `--wasm`, else `$PYLON_WASM`, else `build/pylon.wasm` upward from the current directory,
 /// else upward from the runner executable (which lives in `target/<profile>/` of the repo, so
@@ -66,10 +72,15 @@ pub fn find_component(explicit: Option<&str>) -> Result<Component> {
             wasm.display()
         );
     }
+    let cold = wasm
+        .parent()
+        .map(|d| d.join(COLD_FILE))
+        .filter(|c| c.is_file() && wasm.file_name() != Some(COLD_FILE.as_ref()));
     Ok(Component {
         wasm,
         named,
         stdlib,
+        cold,
     })
 }
 

@@ -14,6 +14,7 @@ mod limits;
 mod locate;
 mod root;
 mod run;
+mod start;
 mod stdio;
 
 use std::io::Write;
@@ -151,6 +152,10 @@ fn prepare(opts: Options) -> Result<Guest> {
         .context("cannot prepare the guest's root directory")?;
     let mut protected = vec![
         guard::Protected::new("the Python component", &component.wasm),
+        guard::Protected::new(
+            "the Python component",
+            component.cold.as_deref().unwrap_or(&component.wasm),
+        ),
         guard::Protected::new("the Python component", &component.named),
         guard::Protected::new("the Python stdlib", &component.stdlib),
     ];
@@ -255,13 +260,26 @@ fn prepare(opts: Options) -> Result<Guest> {
     argv.push(cli::PYTHON_ARGV0.to_owned());
     argv.extend(python_args);
     limits::check(&argv, &env, preopens.len())?;
+    // The snapshot, unless this run needs the cold core (see `start`).
+    let (wasm, start) = match &component.cold {
+        None => (component.wasm, run::Start::Only),
+        Some(cold) if opts.no_snapshot => (cold.clone(), run::Start::Cold("--no-snapshot".to_owned())),
+        Some(cold) => {
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+            match start::cold_reason(&argv[1..], &env, tty) {
+                Some(reason) => (cold.clone(), run::Start::Cold(reason)),
+                None => (component.wasm, run::Start::Snapshot),
+            }
+        }
+    };
     let null = devnull::NullDevice {
         root: root.root_id,
         dev: root.dev_id,
         allow_blocking: run::ALLOW_BLOCKING,
     };
     Ok(Guest {
-        wasm: component.wasm,
+        wasm,
+        start,
         cache_dir,
         _root: root,
         null,

@@ -37,9 +37,20 @@ pub struct Preopen {
     pub read_only: bool,
 }
 
+/// Which core a run starts, and why (reported with `PYLON_DEBUG_CACHE=1`).
+pub enum Start {
+    /// The pre-initialized snapshot.
+    Snapshot,
+    /// The cold core beside it, for this reason.
+    Cold(String),
+    /// A component without a snapshot beside it.
+    Only,
+}
+
 /// Everything the guest gets to see.
 pub struct Guest {
     pub wasm: PathBuf,
+    pub start: Start,
     /// Compiled-code cache; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
     pub argv: Vec<String>,
@@ -80,6 +91,11 @@ fn engine() -> Result<Engine> {
     // Unused (we run synchronously), but wasmtime-wasi compiles in wasmtime's `async` feature
     // and wasmtime then insists that fiber stacks could hold `max_wasm_stack`.
     config.async_stack_size(MAX_WASM_STACK + (1 << 20));
+    // The snapshot's memory image (CPython's heap after init, tens of MiB) is mapped
+    // copy-on-write from the compiled file only when wasmtime treats it as dense; past the
+    // default 16 MiB it would be copied into every instance instead. (Part of
+    // `cache::ENGINE_SETTINGS`: wasmtime's compatibility hash does not cover it.)
+    config.memory_guaranteed_dense_image_size(64 << 20);
     Engine::new(&config)
         .map_err(anyhow::Error::from)
         .context("creating the wasmtime engine")
@@ -126,7 +142,13 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
     let t0 = Instant::now();
     let engine = engine()?;
     let (component, outcome) = cache.load(&engine, &g.wasm)?;
+    let loaded = t0.elapsed();
     if debug {
+        match &g.start {
+            Start::Snapshot => eprintln!("pylon: start: the pre-initialized snapshot"),
+            Start::Cold(reason) => eprintln!("pylon: start: the cold core ({reason})"),
+            Start::Only => eprintln!("pylon: start: {} (no snapshot beside it)", g.wasm.display()),
+        }
         let what = match outcome {
             Outcome::Hit => "cache hit",
             Outcome::Resealed => "cache hit (re-hashed and re-sealed)",
@@ -162,15 +184,24 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
     let command = Command::instantiate(&mut store, &component, &linker)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("instantiating {}", g.wasm.display()))?;
+    let instantiated = t0.elapsed();
     if debug {
-        eprintln!("pylon: ready to run after {:.1?}", t0.elapsed());
+        eprintln!("pylon: ready to run after {instantiated:.1?}");
     }
 
-    Ok(match command.wasi_cli_run().call_run(&mut store) {
+    let ended = match command.wasi_cli_run().call_run(&mut store) {
         Ok(Ok(())) => Ended::Exit(0),
         Ok(Err(())) => Ended::Exit(1),
         Err(e) => classify(e),
-    })
+    };
+    if debug {
+        eprintln!(
+            "pylon: timings: load {loaded:.1?}, instantiate {:.1?}, resume or start + program {:.1?}",
+            instantiated - loaded,
+            t0.elapsed() - instantiated
+        );
+    }
+    Ok(ended)
 }
 
 fn classify(e: wasmtime::Error) -> Ended {
