@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::cache::{Cache, Outcome};
@@ -174,6 +174,15 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
     crate::devnull::shadow(&mut linker, g.null)
         .map_err(anyhow::Error::from)
         .context("linking the guest's /dev/null")?;
+    // Type-checked and resolved once; each instance then only allocates and initializes.
+    let pre = linker
+        .instantiate_pre(&component)
+        .and_then(CommandPre::new)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("linking {}", g.wasm.display()))?;
+    if let Some(n) = bench_instances() {
+        return bench(&engine, &pre, &g, n);
+    }
     let mut store = Store::new(
         &engine,
         Host {
@@ -181,7 +190,8 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
             table: ResourceTable::new(),
         },
     );
-    let command = Command::instantiate(&mut store, &component, &linker)
+    let command = pre
+        .instantiate(&mut store)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("instantiating {}", g.wasm.display()))?;
     let instantiated = t0.elapsed();
@@ -202,6 +212,41 @@ pub fn run(g: Guest, cache: &mut Cache) -> Result<Ended> {
         );
     }
     Ok(ended)
+}
+
+/// `PYLON_BENCH_INSTANCES=N`: the in-process measurement of `cargo xtask bench` — N fresh
+/// instances of the loaded component in this process, each running the program to its end.
+fn bench_instances() -> Option<usize> {
+    std::env::var("PYLON_BENCH_INSTANCES").ok()?.parse().ok().filter(|n| *n > 0)
+}
+
+/// Runs `n` instances one after another and prints, on stderr, the median and p99 of
+/// instantiate and of instantiate + run, in microseconds (`instances<TAB>...` lines).
+fn bench(engine: &Engine, pre: &CommandPre<Host>, g: &Guest, n: usize) -> Result<Ended> {
+    let (mut inst, mut total) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut store = Store::new(engine, Host { ctx: wasi_ctx(g)?, table: ResourceTable::new() });
+        let command = pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
+        inst.push(t.elapsed());
+        match command.wasi_cli_run().call_run(&mut store) {
+            Ok(Ok(())) => {}
+            Ok(Err(())) => return Ok(Ended::Exit(1)),
+            Err(e) => match classify(e) {
+                Ended::Exit(0) => {}
+                other => return Ok(other),
+            },
+        }
+        total.push(t.elapsed());
+    }
+    let stat = |v: &mut Vec<std::time::Duration>, q: f64| {
+        v.sort();
+        v[((v.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6
+    };
+    eprintln!("instances\t{n}");
+    eprintln!("instantiate_us\t{:.0}\t{:.0}", stat(&mut inst, 0.5), stat(&mut inst, 0.99));
+    eprintln!("instantiate_and_run_us\t{:.0}\t{:.0}", stat(&mut total, 0.5), stat(&mut total, 0.99));
+    Ok(Ended::Exit(0))
 }
 
 fn classify(e: wasmtime::Error) -> Ended {

@@ -582,7 +582,7 @@ mod tests {
             format!("caps-manifest.toml is not a valid manifest:\ncaps-manifest.toml:{}: schema: expected an integer, found a string", line(&text, 0, "schema ="))
         );
         for (nth, from, to, key, what) in [
-            (4, "size = ", "size = \"7\" #", "cap[0].size", "expected an integer, found a string"),
+            (6, "size = ", "size = \"7\" #", "cap[0].size", "expected an integer, found a string"),
             (0, "size = ", "size = 1.5 #", "artifact[0].size", "expected an integer, found a float"),
             (2, "interfaces = [", "interfaces = \"pylon:ids\" #", "cap[2].interfaces", "expected an array of strings, found a string"),
             (0, "source_date_epoch = ", "source_date_epoch = \"now\" #", "pins.source_date_epoch", "expected an integer, found a string"),

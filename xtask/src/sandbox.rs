@@ -299,3 +299,63 @@ fn broken_pipe(runner: &Path, wasm: &Path) -> Result<()> {
     println!("broken pipe: BrokenPipeError raised in the guest");
     Ok(())
 }
+
+/// The snapshot, resumed: each run sees its own argv, environment, mounts, working
+/// directory and randomness, a process clock that starts with it, and `sys.path[0]` as a
+/// cold start sets it; what it cannot start exactly goes to the cold core.
+pub fn snapshot_check(runner: &Path, wasm: &Path, scratch: &Path) -> Result<()> {
+    let step = Step::start("snapshot checks: each run's own argv, environment, mounts and randomness; the cold path");
+    crate::deps::remove_dir_if_exists(scratch)?;
+    let probe = "import _pylon_snapshot, os, random, sys, tempfile, time, uuid\n\
+        print(_pylon_snapshot.resumed(), sys.argv[1:], os.environ.get('PYLON_PROBE'), os.getenv('PYLON_PROBE'), sorted(os.listdir('/m')), os.getcwd())\n\
+        print(random.random(), next(tempfile._get_candidate_names()), uuid.uuid4(), os.urandom(8).hex(), time.process_time() < 5)\n";
+    let mut seen = Vec::new();
+    for run in ["one", "two"] {
+        let dir = scratch.join(run);
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join(format!("{run}.txt")), run)?;
+        let mount = format!("{}::/m", dir.display());
+        let env = format!("PYLON_PROBE={run}");
+        let args = ["--dir-ro", &mount, "--cwd", "/m", "--env", &env, "-c", probe, run, "--flag"];
+        let out = output(runner, wasm, &args)?;
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let want = format!("True ['{run}', '--flag'] {run} {run} ['{run}.txt'] /m");
+        ensure!(out.code == 0 && lines.first() == Some(&want.as_str()), "run `{run}`: expected `{want}`, got {}", out.describe());
+        ensure!(lines.get(1).is_some_and(|l| l.ends_with(" True")), "run `{run}`: process_time() does not start with the run: {}", out.describe());
+        seen.push(lines[1].to_owned());
+    }
+    let (a, b) = (seen[0].split(' ').collect::<Vec<_>>(), seen[1].split(' ').collect::<Vec<_>>());
+    for (i, what) in ["random.random()", "a tempfile name", "uuid4()", "os.urandom()"].iter().enumerate() {
+        ensure!(a[i] != b[i], "two resumed runs drew the same {what}: {}", a[i]);
+    }
+
+    // sys.path[0]: the script's directory, the working directory for -m, '' for -c.
+    let dir = scratch.join("script");
+    fs::create_dir_all(&dir)?;
+    fs::write(dir.join("where.py"), "import sys, _pylon_snapshot\nprint(_pylon_snapshot.resumed(), sys.path[0], sys.argv)\n")?;
+    let mount = format!("{}::/s", dir.display());
+    let out = output(runner, wasm, &["--dir-ro", &mount, "/s/where.py", "x"])?;
+    ensure!(out.stdout.trim() == "True /s ['/s/where.py', 'x']", "a script: {}", out.describe());
+    let out = output(runner, wasm, &["--dir-ro", &mount, "--cwd", "/s", "-m", "where", "y"])?;
+    ensure!(out.stdout.trim() == "True /s ['/s/where.py', 'y']", "-m: {}", out.describe());
+
+    // What changes initialization starts cold, and gets what it asked for.
+    let out = output(runner, wasm, &["-I", "-c", "import _pylon_snapshot, sys; print(_pylon_snapshot.resumed(), sys.flags.isolated)"])?;
+    ensure!(out.stdout.trim() == "False 1", "-I: {}", out.describe());
+    let out = output(runner, wasm, &["--env", "PYTHONHASHSEED=0", "-c", "import _pylon_snapshot, sys; print(_pylon_snapshot.resumed(), sys.flags.hash_randomization)"])?;
+    ensure!(out.stdout.trim() == "False 0", "PYTHONHASHSEED=0: {}", out.describe());
+    step.done();
+    Ok(())
+}
+
+/// `pylon --wasm WASM ARGS` with the caller's environment and a closed stdin.
+fn output(runner: &Path, wasm: &Path, args: &[&str]) -> Result<Out> {
+    let mut full = vec!["--wasm".to_owned(), wasm.display().to_string()];
+    full.extend(args.iter().map(|a| a.to_string()));
+    let out = cmd(runner, &full).stdin_null().stdout_capture().stderr_capture().unchecked().run().with_context(|| format!("cannot run {}", runner.display()))?;
+    Ok(Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}

@@ -86,19 +86,24 @@ pub fn test(with_repro: bool) -> Result<()> {
     let runner = runner::build(&layout)?;
     let wasm = layout.profile_dir(Profile::Release).join("pylon.wasm");
     let scratch = smoke_scratch(&layout);
-    let step = Step::start("smoke tests inside pylon");
+    // Every smoke test on both starts: the snapshot, and the cold core beside it (run
+    // directly, so that the runner has no snapshot to choose).
+    let cold = wasm.with_file_name(pipeline::COLD_FILE);
+    let step = Step::start("smoke tests inside pylon, resumed from the snapshot and started cold");
     let (mut passed, mut failed) = (0, 0);
     for file in smoke::smoke_files(&layout.root)? {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let failures = smoke::run_one(&runner, &wasm, &file, &scratch, Some(&built.native_python))?;
-        if failures.is_empty() {
-            passed += 1;
-            println!("smoke {name} ... ok");
-        } else {
-            failed += 1;
-            println!("smoke {name} ... FAILED");
-            for f in failures {
-                println!("    {}", f.replace('\n', "\n    "));
+        for (start, component) in [("snapshot", &wasm), ("cold", &cold)] {
+            let failures = smoke::run_one(&runner, component, &file, &scratch, Some(&built.native_python))?;
+            if failures.is_empty() {
+                passed += 1;
+                println!("smoke {name} ({start}) ... ok");
+            } else {
+                failed += 1;
+                println!("smoke {name} ({start}) ... FAILED");
+                for f in failures {
+                    println!("    {}", f.replace('\n', "\n    "));
+                }
             }
         }
     }
@@ -107,6 +112,7 @@ pub fn test(with_repro: bool) -> Result<()> {
     if failed > 0 {
         bail!("{failed} smoke test(s) failed");
     }
+    sandbox::snapshot_check(&runner, &wasm, &layout.cache.join("sandbox-snapshot"))?;
     sandbox::check(&runner, &wasm, &layout.cache.join("sandbox"))?;
     mux_schemes_check(&layout, &runner, &wasm)?;
     dynlink_swap_check(&layout, &built, &runner)?;
