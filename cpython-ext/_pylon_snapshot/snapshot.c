@@ -43,6 +43,13 @@ extern int _Py_pylon_fast_exit;
 
 static int resumed = 0;
 
+/* Read by wasi-libc's stat and readdir (a patch in deps/patches.toml): while set, they
+ * answer inode 0, device 0, one link and time 0 for every file. Set during the init only:
+ * what they would say of the build machine's files (inode numbers, times) lands in
+ * CPython's heap, live or freed, and two builds would differ by it. The stdlib's bytecode
+ * is unchecked-hash, so no import depends on a time. */
+int __pylon_sealed_files = 0;
+
 static void die(const char *what) {
     fprintf(stderr, "pylon snapshot: %s\n", what);
     if (PyErr_Occurred()) {
@@ -95,6 +102,7 @@ static PyObject *call_resume_module(const char *function, PyObject *args) {
 __attribute__((export_name("wizer-initialize")))
 void pylon_snapshot_initialize(void) {
     __wasm_call_ctors();
+    __pylon_sealed_files = 1;
 
     const char *seed = getenv(SEED_VAR);
     const char *list = getenv(PREWARM_VAR);
@@ -140,6 +148,7 @@ void pylon_snapshot_initialize(void) {
     /* The environment and mounts were the build's: every run reads its own. */
     __wasilibc_deinitialize_environ();
     __wasilibc_reset_preopens();
+    __pylon_sealed_files = 0;
 }
 
 /* sys.argv and sys.orig_argv as CPython sets them from a config. */

@@ -332,10 +332,14 @@ pub fn snapshot_check(runner: &Path, wasm: &Path, scratch: &Path) -> Result<()> 
     // sys.path[0]: the script's directory, the working directory for -m, '' for -c.
     let dir = scratch.join("script");
     fs::create_dir_all(&dir)?;
-    fs::write(dir.join("where.py"), "import sys, _pylon_snapshot\nprint(_pylon_snapshot.resumed(), sys.path[0], sys.argv)\n")?;
+    let dir = dir.canonicalize()?;
+    let script = dir.join("where.py");
+    fs::write(&script, "import sys, _pylon_snapshot\nprint(_pylon_snapshot.resumed(), sys.path[0], sys.argv)\n")?;
+    // A script is a host path; the runner mounts its directory at the same path.
+    let out = output(runner, wasm, &[script.to_str().context("scratch path is not UTF-8")?, "x"])?;
+    let want = format!("True {} ['{}', 'x']", dir.display(), script.display());
+    ensure!(out.stdout.trim() == want, "a script: expected `{want}`, got {}", out.describe());
     let mount = format!("{}::/s", dir.display());
-    let out = output(runner, wasm, &["--dir-ro", &mount, "/s/where.py", "x"])?;
-    ensure!(out.stdout.trim() == "True /s ['/s/where.py', 'x']", "a script: {}", out.describe());
     let out = output(runner, wasm, &["--dir-ro", &mount, "--cwd", "/s", "-m", "where", "y"])?;
     ensure!(out.stdout.trim() == "True /s ['/s/where.py', 'y']", "-m: {}", out.describe());
 

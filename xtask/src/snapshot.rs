@@ -18,7 +18,7 @@ use crate::digest::{StageKey, write_atomic};
 use crate::progress::{self, Step};
 
 /// Part of the stage key: how the snapshot is made.
-const RECIPE: &str = "snapshot v1: wasmtime-wizer 50.0.1, init `wizer-initialize`, `pylon_resume_start` renamed `_start`, wasmtime-wasi p1 sealed";
+const RECIPE: &str = "snapshot v2: wasmtime-wizer 50.0.1, init `wizer-initialize`, `pylon_resume_start` renamed `_start`, wasmtime-wasi p1 sealed, file identities sealed by wasi-libc";
 
 /// Modules every snapshot imports beyond what `python -c pass` does: what typical programs
 /// start with. Extensions add theirs with `prewarm = [...]` in their ext.toml.
