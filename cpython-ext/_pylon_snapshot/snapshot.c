@@ -151,19 +151,24 @@ void pylon_snapshot_initialize(void) {
     __pylon_sealed_files = 0;
 }
 
-/* sys.argv and sys.orig_argv as CPython sets them from a config. */
-static int set_sys_list(const char *name, const PyWideStringList *list) {
+static PyObject *wide_list(const PyWideStringList *list) {
     PyObject *items = PyList_New(list->length);
-    if (items == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < list->length; i++) {
+    for (Py_ssize_t i = 0; items != NULL && i < list->length; i++) {
         PyObject *item = PyUnicode_FromWideChar(list->items[i], -1);
         if (item == NULL) {
-            Py_DECREF(items);
-            return -1;
+            Py_CLEAR(items);
+            break;
         }
         PyList_SET_ITEM(items, i, item);
+    }
+    return items;
+}
+
+/* sys.argv and sys.orig_argv as CPython sets them from a config. */
+static int set_sys_list(const char *name, const PyWideStringList *list) {
+    PyObject *items = wide_list(list);
+    if (items == NULL) {
+        return -1;
     }
     int rc = PySys_SetObject(name, items);
     Py_DECREF(items);
@@ -263,19 +268,6 @@ static PyObject *environ_dict(void) {
 
 static PyObject *wide_or_none(const wchar_t *text) {
     return text == NULL ? Py_NewRef(Py_None) : PyUnicode_FromWideChar(text, -1);
-}
-
-static PyObject *wide_list(const PyWideStringList *list) {
-    PyObject *items = PyList_New(list->length);
-    for (Py_ssize_t i = 0; items != NULL && i < list->length; i++) {
-        PyObject *item = PyUnicode_FromWideChar(list->items[i], -1);
-        if (item == NULL) {
-            Py_CLEAR(items);
-            break;
-        }
-        PyList_SET_ITEM(items, i, item);
-    }
-    return items;
 }
 
 static int copy_string(PyConfig *to, wchar_t **field, const wchar_t *value) {

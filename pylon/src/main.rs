@@ -152,13 +152,12 @@ fn prepare(opts: Options) -> Result<Guest> {
         .context("cannot prepare the guest's root directory")?;
     let mut protected = vec![
         guard::Protected::new("the Python component", &component.wasm),
-        guard::Protected::new(
-            "the Python component",
-            component.cold.as_deref().unwrap_or(&component.wasm),
-        ),
         guard::Protected::new("the Python component", &component.named),
         guard::Protected::new("the Python stdlib", &component.stdlib),
     ];
+    if let Some(cold) = &component.cold {
+        protected.push(guard::Protected::new("the Python component", cold));
+    }
     if let Some(dir) = &cache_dir {
         protected.push(guard::Protected::new(guard::CACHE, dir));
     }

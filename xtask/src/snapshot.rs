@@ -16,6 +16,7 @@ use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 use crate::digest::{StageKey, write_atomic};
 use crate::progress::{self, Step};
+use crate::stdlib::{GUEST_LIB, TREE_DIR};
 
 /// Part of the stage key: how the snapshot is made.
 const RECIPE: &str = "snapshot v2: wasmtime-wizer 50.0.1, init `wizer-initialize`, `pylon_resume_start` renamed `_start`, wasmtime-wasi p1 sealed, file identities sealed by wasi-libc";
@@ -42,8 +43,6 @@ pub const DEFAULT_PREWARM: &[&str] = &[
 
 /// The runner's `argv[0]` (pylon/src/cli.rs): the executable CPython's getpath starts from.
 pub const ARGV0: &str = "/usr/local/bin/python3.13";
-/// Where the runner mounts the stdlib's parent directory (pylon/src/main.rs).
-const GUEST_LIB: &str = "/usr/local/lib";
 /// The runner's `/` holds its own mount points (pylon/src/root.rs); so does the init's.
 const ROOT_LAYOUT: &[(&str, bool)] = &[("dev", true), ("dev/null", false), ("usr", true), ("usr/local", true), ("usr/local/lib", true)];
 
@@ -149,7 +148,7 @@ fn mount_tree(work: &Path, stdlib: &Path) -> Result<(PathBuf, PathBuf)> {
         }
     }
     let lib = work.join("lib");
-    let tree = lib.join("python3.13");
+    let tree = lib.join(TREE_DIR);
     for entry in walkdir::WalkDir::new(stdlib).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot walk {}", stdlib.display()))?;
         let rel = entry.path().strip_prefix(stdlib)?;
