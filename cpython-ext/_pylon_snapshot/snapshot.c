@@ -19,6 +19,7 @@
 #include "pycore_interp.h"        // _PyInterpreterState_GetConfig()
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ extern int _Py_pylon_fast_exit;
 #define ARGV0_VAR "PYLON_SNAPSHOT_ARGV0"
 
 static int resumed = 0;
+
 
 /* Read by wasi-libc's stat and readdir (a patch in deps/patches.toml): while set, they
  * answer inode 0, device 0, one link and time 0 for every file. Set during the init only:
@@ -99,6 +101,22 @@ static PyObject *call_resume_module(const char *function, PyObject *args) {
     return result;
 }
 
+/* Clears the C stack below the caller's frame. The init's calls are over, but the snapshot
+ * keeps all of memory, their dead frames too, and those hold raw host answers (a file's
+ * stat: times, wasmtime's per-process inode hashes) that differ between two builds.
+ * zig's linker puts the stack first, below all data, from address 0 up; the check keeps
+ * this from ever clearing data if that changes. Inlined, and a plain loop, so that no frame
+ * of its own lies in what it clears; from 16, as C must not write through a null pointer. */
+static inline __attribute__((always_inline)) void clear_dead_stack(void) {
+    volatile unsigned char *frame = __builtin_frame_address(0);
+    if ((uintptr_t)&resumed < (uintptr_t)frame) {
+        die("the C stack does not lie below the data (zig's stack-first layout changed)");
+    }
+    for (volatile unsigned char *p = (volatile unsigned char *)16; p < frame; p++) {
+        *p = 0;
+    }
+}
+
 __attribute__((export_name("wizer-initialize")))
 void pylon_snapshot_initialize(void) {
     __wasm_call_ctors();
@@ -149,6 +167,7 @@ void pylon_snapshot_initialize(void) {
     __wasilibc_deinitialize_environ();
     __wasilibc_reset_preopens();
     __pylon_sealed_files = 0;
+    clear_dead_stack();
 }
 
 static PyObject *wide_list(const PyWideStringList *list) {
