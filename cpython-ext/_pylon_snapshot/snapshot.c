@@ -1,7 +1,7 @@
 /* The pre-initialized snapshot's two entry points, and the `_pylon_snapshot` module.
  *
  * `cargo xtask build` runs `wizer-initialize` once, at build time, under a sealed WASI
- * (xtask/src/snapshot.rs): it initializes CPython as a plain `python` would start, imports
+ * (xtask/src/stages/snapshot.rs): it initializes CPython as a plain `python` would start, imports
  * the prewarm list, and leaves. Wizer then saves the module's memory and globals, and makes
  * `pylon_resume_start` the module's `_start`, so every run of the snapshot begins there,
  * with CPython already initialized.

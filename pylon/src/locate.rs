@@ -23,7 +23,7 @@ pub struct Component {
     pub cold: Option<PathBuf>,
 }
 
-/// The cold core's file name beside the snapshot (xtask/src/pipeline.rs writes both).
+/// The cold core's file name beside the snapshot (xtask/src/commands/build.rs writes both).
 pub const COLD_FILE: &str = "pylon-cold.wasm";
 
 /// `--wasm`, else `$PYLON_WASM`, else `build/pylon.wasm` upward from the current directory,

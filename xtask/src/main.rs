@@ -1,43 +1,22 @@
 //! `cargo xtask`: builds, composes, verifies and tests pylon.
 //!
-//! Data flows one way, one module per stage:
-//! `deps → cpython → caps → extglue (gen) → stdlib → component → compose → manifest → verify`;
-//! `fuzz` then calls every cap from Python with hostile input.
+//! `stages/` holds the build pipeline, one module per stage in the order data flows
+//! (`deps → cpython → stdlib → snapshot → caps → extglue → component → dynlink → compose →
+//! manifest`); `commands/` the `cargo xtask` commands that run them (`verify`, `test`,
+//! `fuzz-caps`, …); `helpers/` what both share.
 
-mod addcap;
-mod bench;
-mod caps;
-mod cc;
-mod component;
-mod compose;
-mod conformance;
-mod cpython;
-mod deps;
-mod digest;
-mod dynlink;
-mod extglue;
-mod fuzz;
-mod r#gen;
-mod layout;
-mod manifest;
-mod pipeline;
-mod progress;
-mod repro;
-mod runner;
-mod sandbox;
-mod smoke;
-mod snapshot;
-mod stdlib;
-mod tasks;
-mod thirdparty;
-mod verify;
+mod commands;
+mod helpers;
+mod stages;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use layout::Profile;
+use commands::build::BuildArgs;
+use helpers::layout::Profile;
+use stages::caps;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Build, verify and test pylon", version)]
@@ -104,7 +83,7 @@ enum Task {
     /// Run CPython's own test modules inside pylon and natively; compare pass counts.
     Conformance {
         /// Test modules of CPython's `test` package. With none, the default sweep
-        /// (`conformance::DEFAULT_SWEEP`), which also rewrites `conformance.md`.
+        /// (`commands::conformance::DEFAULT_SWEEP`), which also rewrites `conformance.md`.
         suites: Vec<String>,
         /// Where to write the markdown report (default: `conformance.md` for the default
         /// sweep, none for named suites).
@@ -115,7 +94,7 @@ enum Task {
         min_share: f64,
     },
     /// Seeded random calls into each cap's raw extension module inside pylon; fails on a
-    /// trap (exit 134) or a hang, with the seed and the last call (see xtask/src/fuzz.rs).
+    /// trap (exit 134) or a hang, with the seed and the last call (see xtask/src/commands/fuzz.rs).
     FuzzCaps {
         /// Calls per cap.
         #[arg(long, default_value_t = 20000)]
@@ -141,30 +120,6 @@ enum Task {
     },
 }
 
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct BuildArgs {
-    /// Which build: `release` (no DWARF, stripped) or `debug` (DWARF and names kept).
-    #[arg(long, value_enum, default_value_t = Profile::Release)]
-    pub profile: Profile,
-    /// Rebuild every stage even when its inputs did not change.
-    #[arg(long)]
-    pub force: bool,
-    /// Keep CPython's `test` package in the stdlib (for conformance runs).
-    #[arg(long)]
-    pub keep_tests: bool,
-    /// Build only these caps (comma-separated names); the others get placeholder rows.
-    #[arg(long, value_delimiter = ',')]
-    pub caps: Option<Vec<String>>,
-    /// Another dynlink plan than caps/dynlink/plan.toml; such a build goes to
-    /// `build/<profile>-plan-<file stem>/`, with its own manifest.
-    #[arg(long)]
-    pub plan: Option<std::path::PathBuf>,
-    /// Give the snapshot a secret string-hash seed drawn on this machine (for services that
-    /// hash untrusted keys); such a build goes to `build/<profile>-private/` and its
-    /// manifest records the policy, not the seed.
-    #[arg(long)]
-    pub private_hash_seed: bool,
-}
 
 fn parse_kind(s: &str) -> Result<caps::Kind, String> {
     caps::Kind::parse(s).ok_or_else(|| format!("expected one of {}", caps::Kind::ALL.map(|k| k.name()).join(", ")))
@@ -173,20 +128,20 @@ fn parse_kind(s: &str) -> Result<caps::Kind, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<ExitCode> = match cli.task {
-        Task::ZigCc { args } => return cc::zig_cc(args),
-        Task::Deps { check } => tasks::deps(check).map(|_| ExitCode::SUCCESS),
-        Task::Gen { check } => tasks::generate(check).map(|_| ExitCode::SUCCESS),
-        Task::Build(args) => tasks::build(&args).map(|_| ExitCode::SUCCESS),
-        Task::Verify { profile, json } => tasks::verify(profile, json),
-        Task::Run { build, args } => tasks::run(&build, &args),
-        Task::Test { no_repro } => tasks::test(!no_repro).map(|_| ExitCode::SUCCESS),
-        Task::Repro => tasks::repro().map(|_| ExitCode::SUCCESS),
-        Task::AddCap { name, kind, facade } => tasks::add_cap(&name, kind, facade).map(|_| ExitCode::SUCCESS),
+        Task::ZigCc { args } => return helpers::cc::zig_cc(args),
+        Task::Deps { check } => commands::deps(check).map(|_| ExitCode::SUCCESS),
+        Task::Gen { check } => commands::generate(check).map(|_| ExitCode::SUCCESS),
+        Task::Build(args) => commands::build::command(&args).map(|_| ExitCode::SUCCESS),
+        Task::Verify { profile, json } => commands::verify::command(profile, json),
+        Task::Run { build, args } => commands::run(&build, &args),
+        Task::Test { no_repro } => commands::test::command(!no_repro).map(|_| ExitCode::SUCCESS),
+        Task::Repro => commands::repro::command().map(|_| ExitCode::SUCCESS),
+        Task::AddCap { name, kind, facade } => commands::add_cap::command(&name, kind, facade).map(|_| ExitCode::SUCCESS),
         Task::Conformance { suites, report, min_share } => {
-            tasks::conformance(&suites, report.as_deref(), min_share).map(|_| ExitCode::SUCCESS)
+            commands::conformance::command(&suites, report.as_deref(), min_share).map(|_| ExitCode::SUCCESS)
         }
-        Task::FuzzCaps { calls, seed, caps } => tasks::fuzz_caps(calls, seed, &caps).map(|_| ExitCode::SUCCESS),
-        Task::Bench { runs } => tasks::bench(runs).map(|_| ExitCode::SUCCESS),
+        Task::FuzzCaps { calls, seed, caps } => commands::fuzz::command(calls, seed, &caps).map(|_| ExitCode::SUCCESS),
+        Task::Bench { runs } => commands::bench::command(runs).map(|_| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -2,13 +2,13 @@
 
     capfuzz.py MODULE CALLS SEED DIR
 
-Run by `cargo xtask fuzz-caps` and `cargo xtask test` (xtask/src/fuzz.rs). DIR is a mounted
+Run by `cargo xtask fuzz-caps` and `cargo xtask test` (xtask/src/commands/fuzz.rs). DIR is a mounted
 host directory: it holds `hints.json` (written by the xtask) and receives `calls.log`, one
 line per call, written and flushed *before* the call: when a call traps the runtime (pylon
 exits 134) the log's last line is that call, with its arguments.
 
 The fuzzer knows no cap. The module describes its API in `__wit__` (JSON, written by the
-generator: xtask/src/gen/sig.rs); the fuzzer calls its functions, constructors, static
+generator: xtask/src/stages/extglue/gen/sig.rs); the fuzzer calls its functions, constructors, static
 functions and methods, on live and closed resources, with values of the declared WIT types
 drawn from pools of hostile values (0, -1, 2**31-1, 2**32-1, 2**63, out-of-range integers,
 empty and huge bytes, long and odd strings, NaN, None, wrong types, long lists), the hints

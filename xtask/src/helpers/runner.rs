@@ -1,0 +1,40 @@
+//! The `pylon` runner binary (crate `pylon/`): built in release, since it compiles the
+//! 7 MB core with Cranelift on its first start.
+
+use anyhow::{Context, Result};
+use duct::cmd;
+use std::path::{Path, PathBuf};
+
+use crate::helpers::layout::Layout;
+use crate::helpers::progress::Step;
+
+pub fn target_dir(layout: &Layout) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => layout.root.join(dir),
+        _ => layout.root.join("target"),
+    }
+}
+
+/// Builds the runner (a no-op when it is fresh) and returns its path.
+pub fn build(layout: &Layout) -> Result<PathBuf> {
+    let step = Step::start("pylon runner: cargo build --release -p pylon");
+    cmd!(cargo(), "build", "--release", "--quiet", "-p", "pylon")
+        .dir(&layout.root)
+        .stdout_to_stderr()
+        .run()
+        .context("building the pylon runner failed")?;
+    step.done();
+    Ok(target_dir(layout).join("release/pylon"))
+}
+
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// Runs `pylon --wasm WASM ARGS`, returning its exit status.
+pub fn run(runner: &Path, wasm: &Path, args: &[std::ffi::OsString]) -> Result<std::process::ExitStatus> {
+    let mut full: Vec<std::ffi::OsString> = vec!["--wasm".into(), wasm.into()];
+    full.extend(args.iter().cloned());
+    let out = cmd(runner, full).unchecked().run().with_context(|| format!("cannot run {}", runner.display()))?;
+    Ok(out.status)
+}
