@@ -65,6 +65,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
             prewarm: prewarm_list(&exts),
             seed: if args.private_hash_seed { HashSeed::Private } else { HashSeed::PerBuild },
             source_date_epoch: inputs.pins.source_date_epoch,
+            keep_debug: args.profile == Profile::Debug,
         },
         args.force,
     )?;

@@ -11,3 +11,5 @@ pub mod layout;
 pub mod progress;
 /// cargo and the `pylon` runner binary.
 pub mod runner;
+/// Section-level rewrites of core wasm modules.
+pub mod wasm;

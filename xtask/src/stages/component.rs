@@ -27,7 +27,7 @@ pub fn core_component(
     embed: impl FnOnce(&mut Vec<u8>) -> Result<()>,
 ) -> Result<Vec<u8>> {
     let module = std::fs::read(python_wasm).with_context(|| format!("cannot read {}", python_wasm.display()))?;
-    let module = strip_custom_sections(&module, profile == Profile::Debug)
+    let module = crate::helpers::wasm::strip_custom_sections(&module, profile == Profile::Debug)
         .with_context(|| format!("cannot parse {}", python_wasm.display()))?;
     let mut module = drop_named_exports(&module, drop_exports).with_context(|| format!("cannot parse {}", python_wasm.display()))?;
     embed(&mut module)?;
@@ -37,27 +37,6 @@ pub fn core_component(
         .adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, &exit_code_adapter()?)?
         .encode()
         .with_context(|| format!("cannot make a component of {}", python_wasm.display()))
-}
-
-/// Drops custom sections (DWARF, producers, names unless `keep_debug`) but keeps the
-/// `component-type:*` sections, which say which cap interfaces the module imports.
-pub fn strip_custom_sections(module: &[u8], keep_debug: bool) -> Result<Vec<u8>> {
-    let mut out = wasm_encoder::Module::new();
-    for payload in wasmparser::Parser::new(0).parse_all(module) {
-        let payload = payload?;
-        if let wasmparser::Payload::CustomSection(custom) = &payload {
-            let name = custom.name();
-            let keep = name.starts_with("component-type") || (keep_debug && (name == "name" || name.starts_with(".debug")));
-            if !keep {
-                continue;
-            }
-        }
-        if let Some((id, range)) = payload.as_section() {
-            let range = range.start as usize..range.end as usize;
-            out.section(&wasm_encoder::RawSection { id, data: &module[range] });
-        }
-    }
-    Ok(out.finish())
 }
 
 /// The module without the exports named in `names` (the functions stay).
@@ -208,23 +187,5 @@ mod tests {
         }
         assert_eq!(names, ["exit-with-code"]);
         wasmparser::Validator::new().validate_all(&adapter).unwrap();
-    }
-
-    use super::*;
-
-    #[test]
-    fn strip_keeps_component_type_only() {
-        let mut module = wasm_encoder::Module::new();
-        module.section(&wasm_encoder::CustomSection { name: "producers".into(), data: b"x".as_slice().into() });
-        module.section(&wasm_encoder::CustomSection { name: "component-type:w".into(), data: b"y".as_slice().into() });
-        let stripped = strip_custom_sections(&module.finish(), false).unwrap();
-        let names: Vec<String> = wasmparser::Parser::new(0)
-            .parse_all(&stripped)
-            .filter_map(|p| match p.unwrap() {
-                wasmparser::Payload::CustomSection(c) => Some(c.name().to_owned()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(names, ["component-type:w"]);
     }
 }

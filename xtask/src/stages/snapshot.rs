@@ -75,6 +75,9 @@ pub struct SnapshotInputs<'a> {
     pub prewarm: Vec<String>,
     pub seed: HashSeed,
     pub source_date_epoch: u64,
+    /// Keep DWARF and names (the debug profile). In release they go: zig's own wasi-libc
+    /// objects carry DWARF with the absolute path of the cache they were built in.
+    pub keep_debug: bool,
 }
 
 /// What the stage made.
@@ -97,7 +100,8 @@ pub fn snapshot(cache: &Path, inputs: &SnapshotInputs, force: bool) -> Result<Sn
         .add_str("prewarm", &inputs.prewarm.join(","))
         .add_str("argv0", ARGV0)
         .add_str("seed", inputs.seed.policy())
-        .add_str("source-date-epoch", &inputs.source_date_epoch.to_string());
+        .add_str("source-date-epoch", &inputs.source_date_epoch.to_string())
+        .add_str("keep-debug", if inputs.keep_debug { "yes" } else { "no" });
     let key = key.finish();
     let (seed, name) = match inputs.seed {
         HashSeed::PerBuild => (seed_from_key(&key), format!("snapshot-{}.wasm", &key[..16])),
@@ -115,7 +119,7 @@ pub fn snapshot(cache: &Path, inputs: &SnapshotInputs, force: bool) -> Result<Sn
     let work = cache.join(format!("snapshot-work-{}", &key[..16]));
     let result = wizen(inputs, seed, &work);
     let _ = fs::remove_dir_all(&work);
-    let bytes = result?;
+    let bytes = crate::helpers::wasm::strip_custom_sections(&result?, inputs.keep_debug)?;
     write_atomic(&path, &bytes)?;
     step.done();
     Ok(made)
