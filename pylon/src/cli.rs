@@ -51,6 +51,9 @@ Runner options (must come before everything else):
   --env NAME=VALUE      set an environment variable in the guest (repeatable);
                         `--env NAME` copies NAME from the host if it is set
   --allow-net           allow network access and name lookups
+  --precompile          compile the component (and the cold core beside it) into
+                        the compiled-code cache and exit without running Python;
+                        `cargo xtask build` and `run` do this after each build
   --no-snapshot         start the cold core (pylon-cold.wasm beside the component)
                         instead of resuming the pre-initialized snapshot; runs with
                         interpreter options, PYTHON* variables or the prompt start
@@ -78,6 +81,8 @@ WebAssembly code traps (e.g. a Python fatal error, which aborts).
 pub enum Command {
     Help,
     Version,
+    /// `--precompile`: fill the compiled-code cache for the component, run nothing.
+    Precompile(Option<String>),
     Run(Options),
 }
 
@@ -129,11 +134,12 @@ fn err<T>(msg: impl Into<String>) -> Result<T, UsageError> {
 }
 
 const RUNNER_VALUE_OPTIONS: [&str; 5] = ["--wasm", "--dir", "--dir-ro", "--env", "--cwd"];
-const RUNNER_FLAG_OPTIONS: [&str; 4] = ["--allow-net", "--no-snapshot", "--help", "--version"];
+const RUNNER_FLAG_OPTIONS: [&str; 5] = ["--allow-net", "--no-snapshot", "--precompile", "--help", "--version"];
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     let mut opts = Options::default();
+    let mut precompile = false;
     let mut i = 0;
     while i < args.len() {
         let arg = args[i].as_str();
@@ -185,6 +191,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 "--version" => return Ok(Command::Version),
                 "--allow-net" => opts.allow_net = true,
                 "--no-snapshot" => opts.no_snapshot = true,
+                "--precompile" => precompile = true,
                 _ => unreachable!(),
             }
         } else {
@@ -193,6 +200,12 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
         i += 1;
     }
     opts.python_args = args[i..].to_vec();
+    if precompile {
+        if !opts.python_args.is_empty() || !opts.mounts.is_empty() || !opts.env.is_empty() || opts.cwd.is_some() {
+            return err("--precompile runs no Python: it takes only --wasm");
+        }
+        return Ok(Command::Precompile(opts.wasm));
+    }
     opts.script_index = find_script(&opts.python_args)?;
     Ok(Command::Run(opts))
 }
@@ -360,6 +373,15 @@ mod tests {
         let o = run(&["--", "--help"]);
         assert_eq!(o.python_args, args(&["--help"]));
         assert_eq!(usage_err(&["--help=x"]), "option --help takes no argument");
+    }
+
+    #[test]
+    fn precompile_takes_only_the_component() {
+        assert_eq!(parse(&["--precompile".to_owned()]), Ok(Command::Precompile(None)));
+        let args: Vec<String> = ["--wasm", "a.wasm", "--precompile"].map(String::from).to_vec();
+        assert_eq!(parse(&args), Ok(Command::Precompile(Some("a.wasm".to_owned()))));
+        let args: Vec<String> = ["--precompile", "-c", "pass"].map(String::from).to_vec();
+        assert!(parse(&args).unwrap_err().0.contains("runs no Python"));
     }
 
     #[test]

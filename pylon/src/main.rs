@@ -39,6 +39,25 @@ fn main() -> ExitCode {
     ExitCode::from((code & 0xff) as u8)
 }
 
+/// `--precompile`: the component and the cold core beside it, compiled into the cache (or
+/// found there), so that the first run after a build does not compile for seconds.
+fn precompile(wasm: Option<&str>) -> anyhow::Result<()> {
+    let component = locate::find_component(wasm)?;
+    let engine = run::engine()?;
+    let mut cache = cache::Cache::new(cache::default_dir());
+    for path in std::iter::once(&component.wasm).chain(component.cold.as_ref()) {
+        let started = std::time::Instant::now();
+        let (_, outcome) = cache.load(&engine, path)?;
+        let what = match outcome {
+            cache::Outcome::Hit | cache::Outcome::Resealed => "cached",
+            cache::Outcome::Compiled => "compiled",
+            cache::Outcome::Uncached => "compiled (no cache directory: nothing kept)",
+        };
+        println!("pylon: {what} {} in {:.1?}", path.display(), started.elapsed());
+    }
+    Ok(())
+}
+
 fn real_main() -> i32 {
     let mut args = Vec::new();
     for (i, a) in std::env::args_os().skip(1).enumerate() {
@@ -66,6 +85,15 @@ fn real_main() -> i32 {
                 env!("CARGO_PKG_VERSION")
             );
             return 0;
+        }
+        Ok(Command::Precompile(wasm)) => {
+            return match precompile(wasm.as_deref()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("pylon: {e:#}");
+                    2
+                }
+            };
         }
         Ok(Command::Run(o)) => o,
         Err(e) => {

@@ -85,7 +85,8 @@ impl WasiView for Host {
     }
 }
 
-fn engine() -> Result<Engine> {
+/// The one engine configuration of every run (and of `--precompile`, whose output it loads).
+pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.max_wasm_stack(MAX_WASM_STACK);
     // Unused (we run synchronously), but wasmtime-wasi compiles in wasmtime's `async` feature

@@ -394,5 +394,13 @@ pub struct BuildArgs {
 /// `cargo xtask build`.
 
 pub fn command(args: &BuildArgs) -> Result<()> {
-    build(&Layout::from_env()?, args).map(|_| ())
+    let layout = Layout::from_env()?;
+    build(&layout, args)?;
+    // So that the first run after a build starts at once: when there is a runner already
+    // (a first build leaves building it to `cargo xtask run`), it fills its cache now.
+    if crate::helpers::runner::target_dir(&layout).join("release/pylon").exists() {
+        let runner = crate::helpers::runner::build(&layout)?;
+        crate::helpers::runner::precompile(&runner, &output_dir(&layout, args).join("pylon.wasm"))?;
+    }
+    Ok(())
 }

@@ -55,6 +55,7 @@ pub fn run(args: &BuildArgs, pylon_args: &[OsString]) -> Result<ExitCode> {
     build::build(&layout, args)?;
     let runner = runner::build(&layout)?;
     let wasm = layout.profile_dir(args.profile).join("pylon.wasm");
+    runner::precompile(&runner, &wasm)?;
     let status = runner::run(&runner, &wasm, pylon_args)?;
     Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
 }

@@ -31,6 +31,18 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
+/// `pylon --wasm WASM --precompile`: compiles the component and its cold core into the
+/// runner's cache (a no-op when they are there).
+pub fn precompile(runner: &Path, wasm: &Path) -> Result<()> {
+    let step = Step::start(format!("precompile {} into the runner's cache", wasm.display()));
+    cmd!(runner, "--wasm", wasm, "--precompile")
+        .stdout_to_stderr()
+        .run()
+        .with_context(|| format!("`pylon --precompile` of {} failed", wasm.display()))?;
+    step.done();
+    Ok(())
+}
+
 /// Runs `pylon --wasm WASM ARGS`, returning its exit status.
 pub fn run(runner: &Path, wasm: &Path, args: &[std::ffi::OsString]) -> Result<std::process::ExitStatus> {
     let mut full: Vec<std::ffi::OsString> = vec!["--wasm".into(), wasm.into()];
