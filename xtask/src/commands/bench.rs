@@ -87,7 +87,8 @@ pub fn run(layout: &Layout, built: &Built, runner: &Path, runs: usize) -> Result
     for line in said.lines() {
         let parts: Vec<&str> = line.split('\t').collect();
         if let [name, median, p99] = parts[..] {
-            println!("in-process {name:<24} median {median:>7} us   p99 {p99:>7} us");
+            let unit = if name.ends_with("_us") { "us" } else { "pages" };
+            println!("in-process {name:<24} median {median:>7} {unit:<5}  p99 {p99:>7} {unit}");
             in_process.insert(name.to_owned(), serde_json::json!({"median": median.parse::<f64>()?, "p99": p99.parse::<f64>()?}));
         }
     }
@@ -181,30 +182,64 @@ fn time(exe: &Path, args: &[&str]) -> Result<Duration> {
 }
 
 /// Wall time and peak resident set (KiB) of one process, from `wait4`.
+/// Wall time and peak RSS (KiB) of one run of `exe`.
+///
+/// Not `ru_maxrss`: Linux records the parent's high-water mark into the child at `exec`,
+/// so a child of this large process would report this one's. Instead the child is traced
+/// (`PTRACE_O_TRACEEXIT`) and its own `VmHWM` read from `/proc` when it stops on the way out.
 fn time_rss(exe: &Path, args: &[&str]) -> Result<(Duration, u64)> {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(exe);
+    command.args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    // SAFETY: ptrace(TRACEME) is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let start = Instant::now();
-    let child = std::process::Command::new(exe)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot run {}", exe.display()))?;
+    let child = command.spawn().with_context(|| format!("cannot run {}", exe.display()))?;
     let pid = child.id() as libc::pid_t;
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr {
-        use std::io::Read;
-        pipe.read_to_string(&mut stderr)?;
-    }
     let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid out-parameter; `pid` is our unwaited child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let took = start.elapsed();
-    ensure!(waited == pid, "wait4 failed for {}", exe.display());
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("{} {} failed: {stderr}", exe.display(), args.join(" "));
+    let mut peak_kib = None;
+    loop {
+        // SAFETY: `pid` is our child; `status` is a valid out-parameter.
+        ensure!(unsafe { libc::waitpid(pid, &mut status, 0) } == pid, "waitpid failed for {}", exe.display());
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            break;
+        }
+        let mut signal = 0;
+        if libc::WIFSTOPPED(status) {
+            let sig = libc::WSTOPSIG(status);
+            let event = (status >> 16) & 0xff;
+            if event == libc::PTRACE_EVENT_EXIT {
+                peak_kib = vm_hwm_kib(pid);
+            } else if sig == libc::SIGTRAP && event == 0 {
+                // The stop after exec: from here on, stop once more on the way out.
+                unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, libc::PTRACE_O_TRACEEXIT as libc::c_long) };
+            } else {
+                signal = sig;
+            }
+        }
+        // SAFETY: resumes our stopped tracee, passing on a signal it was stopped by.
+        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, signal as libc::c_long) };
     }
-    Ok((took, usage.ru_maxrss as u64))
+    let took = start.elapsed();
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        bail!("{} {} failed (status {status})", exe.display(), args.join(" "));
+    }
+    let kib = peak_kib.with_context(|| format!("no VmHWM read for {}", exe.display()))?;
+    Ok((took, kib))
+}
+
+/// `VmHWM` of a live (here: exiting) process, in KiB.
+fn vm_hwm_kib(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn median<T: Ord + Copy>(mut v: Vec<T>) -> T {
