@@ -9,9 +9,19 @@ as a cold start would. What does not depend on the run stays as the build left i
 import sys
 
 
+CUSTOMIZERS = ("sitecustomize", "usercustomize")
+_stdlib_customizers = {name: True for name in CUSTOMIZERS}
+
+
 def seal():
     """End of the build-time init: drop what describes the build machine, not the program."""
     import gc
+    import importlib.util
+
+    # Whether the stdlib's own path holds them: it is this build's read-only tree, the same
+    # in every run, so resume need not search it for them again (about 1 ms a run).
+    global _stdlib_customizers
+    _stdlib_customizers = {name: importlib.util.find_spec(name) is not None for name in CUSTOMIZERS}
 
     # Directory listings cached by the path finders: the runtime mounts may differ, and
     # their order (the host's readdir order) would make the snapshot's bytes differ.
@@ -65,9 +75,13 @@ def resume(environ, pythonpath, base_path):
         if site.ENABLE_USER_SITE:
             known = site.addusersitepackages(known)
         site.addsitepackages(known)
-        if "sitecustomize" not in sys.modules:
+        # A cold start imports them from anywhere on sys.path. Beyond the stdlib's entries
+        # (PYTHONPATH, site-packages, a user site) that means searching; the stdlib's hold
+        # them only if they did at build time.
+        elsewhere = any(entry not in base_path for entry in sys.path)
+        if "sitecustomize" not in sys.modules and (elsewhere or _stdlib_customizers["sitecustomize"]):
             site.execsitecustomize()
-        if site.ENABLE_USER_SITE and "usercustomize" not in sys.modules:
+        if site.ENABLE_USER_SITE and "usercustomize" not in sys.modules and (elsewhere or _stdlib_customizers["usercustomize"]):
             site.execusercustomize()
 
     # Randomness drawn during init belongs to the build: draw this run's.
