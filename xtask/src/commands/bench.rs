@@ -39,6 +39,7 @@ pub fn run(layout: &Layout, built: &Built, runner: &Path, runs: usize) -> Result
         "{:<20} {:>11} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "case", "native ms", "pylon ms", "cold ms", "ratio", "cold/nat", "nat MiB", "pylon MiB", "cold MiB"
     );
+    println!("{:<20} (MiB: peak RSS, then in brackets the private part at exit, RssAnon)", "");
     let mut rows = Vec::new();
     for (name, args) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -57,18 +58,19 @@ pub fn run(layout: &Layout, built: &Built, runner: &Path, runs: usize) -> Result
         let ratio = p.0.as_secs_f64() / n.0.as_secs_f64();
         let cold_ratio = c.0.as_secs_f64() / n.0.as_secs_f64();
         println!(
-            "{name:<20} {:>11.1} {:>11.1} {:>11.1} {ratio:>8.2}x {cold_ratio:>8.2}x {:>9.1} {:>9.1} {:>9.1}",
+            "{name:<20} {:>11.1} {:>11.1} {:>11.1} {ratio:>8.2}x {cold_ratio:>8.2}x {:>9} {:>9} {:>9}",
             ms(n.0),
             ms(p.0),
             ms(c.0),
-            mib(n.1),
-            mib(p.1),
-            mib(c.1)
+            format!("{:.1}({:.1})", mib(n.1), mib(n.2)),
+            format!("{:.1}({:.1})", mib(p.1), mib(p.2)),
+            format!("{:.1}({:.1})", mib(c.1), mib(c.2))
         );
         rows.push(serde_json::json!({
             "case": name, "native_ms": ms(n.0), "pylon_ms": ms(p.0), "cold_ms": ms(c.0),
             "ratio": ratio, "cold_ratio": cold_ratio,
             "native_peak_rss_kib": n.1, "pylon_peak_rss_kib": p.1, "cold_peak_rss_kib": c.1,
+            "native_anon_rss_kib": n.2, "pylon_anon_rss_kib": p.2, "cold_anon_rss_kib": c.2,
         }));
     }
 
@@ -182,12 +184,14 @@ fn time(exe: &Path, args: &[&str]) -> Result<Duration> {
 }
 
 /// Wall time and peak resident set (KiB) of one process, from `wait4`.
-/// Wall time and peak RSS (KiB) of one run of `exe`.
+/// Wall time, peak RSS and the private (anonymous) RSS at exit, in KiB, of one run of `exe`.
+/// Peak RSS counts pages of files mapped, shared with other processes; for pylon that is
+/// mostly the compiled file, and it moves with how much of it is in the page cache.
 ///
 /// Not `ru_maxrss`: Linux records the parent's high-water mark into the child at `exec`,
 /// so a child of this large process would report this one's. Instead the child is traced
 /// (`PTRACE_O_TRACEEXIT`) and its own `VmHWM` read from `/proc` when it stops on the way out.
-fn time_rss(exe: &Path, args: &[&str]) -> Result<(Duration, u64)> {
+fn time_rss(exe: &Path, args: &[&str]) -> Result<(Duration, u64, u64)> {
     use std::os::unix::process::CommandExt;
     let mut command = std::process::Command::new(exe);
     command.args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
@@ -204,7 +208,7 @@ fn time_rss(exe: &Path, args: &[&str]) -> Result<(Duration, u64)> {
     let child = command.spawn().with_context(|| format!("cannot run {}", exe.display()))?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
-    let mut peak_kib = None;
+    let mut memory_kib = None;
     loop {
         // SAFETY: `pid` is our child; `status` is a valid out-parameter.
         ensure!(unsafe { libc::waitpid(pid, &mut status, 0) } == pid, "waitpid failed for {}", exe.display());
@@ -216,7 +220,7 @@ fn time_rss(exe: &Path, args: &[&str]) -> Result<(Duration, u64)> {
             let sig = libc::WSTOPSIG(status);
             let event = (status >> 16) & 0xff;
             if event == libc::PTRACE_EVENT_EXIT {
-                peak_kib = vm_hwm_kib(pid);
+                memory_kib = status_kib(pid, "VmHWM:").zip(status_kib(pid, "RssAnon:"));
             } else if sig == libc::SIGTRAP && event == 0 {
                 // The stop after exec: from here on, stop once more on the way out.
                 unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, libc::PTRACE_O_TRACEEXIT as libc::c_long) };
@@ -231,14 +235,14 @@ fn time_rss(exe: &Path, args: &[&str]) -> Result<(Duration, u64)> {
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         bail!("{} {} failed (status {status})", exe.display(), args.join(" "));
     }
-    let kib = peak_kib.with_context(|| format!("no VmHWM read for {}", exe.display()))?;
-    Ok((took, kib))
+    let (peak, anon) = memory_kib.with_context(|| format!("no VmHWM/RssAnon read for {}", exe.display()))?;
+    Ok((took, peak, anon))
 }
 
-/// `VmHWM` of a live (here: exiting) process, in KiB.
-fn vm_hwm_kib(pid: libc::pid_t) -> Option<u64> {
+/// A `/proc/PID/status` field of a live (here: exiting) process, in KiB.
+fn status_kib(pid: libc::pid_t, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
