@@ -8,8 +8,8 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::stages::caps::{Cap, DYNLINK_DIR, ENDPOINT_INTERFACE, Ext, Kind, LINKER_INTERFACE};
 use crate::helpers::layout::Layout;
+use crate::stages::caps::{Cap, DYNLINK_DIR, ENDPOINT_INTERFACE, Ext, Kind, LINKER_INTERFACE};
 
 /// The longest cap name. Without a limit, file names (255 bytes each) break first:
 /// `caps/<name>` past 255 characters, cargo's fingerprint directory `cap-<name>-<16 hex>`

@@ -8,12 +8,12 @@ use anyhow::{Context, Result, bail, ensure};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::helpers::layout::{Layout, Profile};
 use crate::commands::build::Built;
-use crate::helpers::progress::Step;
 use crate::commands::build::{self, BuildArgs};
-use crate::stages::caps;
+use crate::helpers::layout::{Layout, Profile};
+use crate::helpers::progress::Step;
 use crate::helpers::runner;
+use crate::stages::caps;
 
 pub fn run(layout: &Layout, built: &Built, runner: &Path, runs: usize) -> Result<()> {
     let runs = runs.max(1);

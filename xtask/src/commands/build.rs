@@ -5,20 +5,19 @@ use anyhow::{Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::helpers::digest::{StageKey, copy_atomic, sha256_file, sha256_tree, sync_tree, write_atomic};
+use crate::helpers::layout::{Layout, Profile};
+use crate::helpers::progress::{self, Step};
 use crate::stages::caps::{self, Cap, Ext};
 use crate::stages::component;
-use crate::stages::extglue;
 use crate::stages::compose;
 use crate::stages::cpython::{self, WasiRecipe};
 use crate::stages::deps::{self, Inputs};
-use crate::helpers::digest::{StageKey, copy_atomic, sha256_file, sha256_tree, sync_tree, write_atomic};
-use crate::helpers::layout::{Layout, Profile};
 use crate::stages::dynlink::{self, Plan};
+use crate::stages::extglue;
 use crate::stages::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins, SnapshotRow};
 use crate::stages::snapshot::{self, HashSeed, SnapshotInputs};
-use crate::helpers::progress::{self, Step};
 use crate::stages::stdlib::{self, StdlibInputs};
-
 
 /// What a build produced.
 pub struct Built {

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
-use crate::helpers::layout::Layout;
-use crate::helpers::progress::Step;
 use crate::commands::build::{self, BuildArgs};
 use crate::commands::thirdparty;
+use crate::helpers::layout::Layout;
+use crate::helpers::progress::Step;
 use crate::helpers::runner;
 
 /// What unittest reported for one run.

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::commands::build::BuildArgs;
+use crate::commands::build;
+use crate::helpers::layout::{Layout, Profile};
+use crate::helpers::runner;
 use crate::stages::caps::{self, Cap, Ext, Kind};
 use crate::stages::dynlink::{self, Plan};
-use crate::helpers::layout::{Layout, Profile};
-use crate::commands::build;
-use crate::helpers::runner;
 
 /// The fuzzer, run inside pylon.
 pub const SCRIPT: &str = "pylon/tests/fuzz/capfuzz.py";

@@ -6,12 +6,12 @@ use duct::cmd;
 use std::fs;
 use std::path::Path;
 
-use crate::stages::deps::remove_dir_if_exists;
-use crate::helpers::layout::Layout;
-use crate::stages::manifest::Manifest;
 use crate::commands::build::Built;
-use crate::helpers::progress::Step;
 use crate::commands::build::{self, BuildArgs};
+use crate::helpers::layout::Layout;
+use crate::helpers::progress::Step;
+use crate::stages::deps::remove_dir_if_exists;
+use crate::stages::manifest::Manifest;
 
 pub fn check(layout: &Layout, first: &Built) -> Result<()> {
     let base = layout.root.join("target/repro");

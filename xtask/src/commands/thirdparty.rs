@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::commands::conformance::{Targets, wait_logged};
-use crate::stages::deps::{Pin, ensure_pin, remove_dir_if_exists};
 use crate::helpers::digest::{StageKey, pending_path};
 use crate::helpers::layout::Layout;
 use crate::helpers::progress::Step;
+use crate::stages::deps::{Pin, ensure_pin, remove_dir_if_exists};
 
 /// A project whose own test suite is run.
 #[derive(Clone, Debug)]

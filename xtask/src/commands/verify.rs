@@ -9,8 +9,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::helpers::digest::sha256_reader;
-use crate::stages::manifest::{Artifact, Manifest, PLACEHOLDER};
 use crate::helpers::layout::{Layout, Profile};
+use crate::stages::manifest::{Artifact, Manifest, PLACEHOLDER};
 use std::process::ExitCode;
 
 /// The link the build points at the default build's `pylon.wasm` and the runner resolves.

@@ -11,10 +11,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::helpers::cc;
-use crate::stages::deps::{Inputs, remove_dir_if_exists};
 use crate::helpers::digest::StageKey;
 use crate::helpers::layout::{Layout, Profile};
 use crate::helpers::progress::{self, Step};
+use crate::stages::deps::{Inputs, remove_dir_if_exists};
 
 const STAMP: &str = ".pylon-stage-complete";
 

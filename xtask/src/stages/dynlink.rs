@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
 
-use crate::stages::caps::{Cap, DYNLINK_DIR, ENDPOINT_INTERFACE, Ext, Kind, LINKER_INTERFACE};
 use crate::helpers::digest::sha256_bytes;
+use crate::stages::caps::{Cap, DYNLINK_DIR, ENDPOINT_INTERFACE, Ext, Kind, LINKER_INTERFACE};
 
 
 /// The plan's path relative to the repository root.

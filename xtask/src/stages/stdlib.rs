@@ -19,10 +19,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
-use crate::stages::cpython::{NativePython, SYSCONFIGDATA, WasiPython};
-use crate::stages::deps::remove_dir_if_exists;
 use crate::helpers::digest::{StageKey, pending_path};
 use crate::helpers::progress::{self, Step};
+use crate::stages::cpython::{NativePython, SYSCONFIGDATA, WasiPython};
+use crate::stages::deps::remove_dir_if_exists;
 
 /// Where the runner mounts the stdlib directory (`lib/` next to the component) in the guest.
 pub const GUEST_LIB: &str = "/usr/local/lib";

@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::stages::caps::{Cap, DYNLINK_DIR, Ext, LINKER_INTERFACE};
 use crate::helpers::digest::write_atomic;
+use crate::stages::caps::{Cap, DYNLINK_DIR, Ext, LINKER_INTERFACE};
 pub mod r#gen;
 
 use self::r#gen as glue;
