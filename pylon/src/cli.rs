@@ -8,9 +8,7 @@
 
 use std::fmt;
 
-/// Guest path of the interpreter. CPython's getpath searches upward from `argv[0]`'s directory
-/// for `lib/python3.13/os.py`, which is why the stdlib is mounted at `/usr/local/lib`.
-pub const PYTHON_ARGV0: &str = "/usr/local/bin/python3.13";
+use std::time::Duration;
 
 /// `pylon --help`.
 pub fn usage() -> String {
@@ -22,8 +20,8 @@ Limits (the WASI preview1 adapter's; beyond them pylon exits 2):
   mounts at most {}, the runner's own included: the stdlib's, the guest's /
   (or /dev when you mount /) and a SCRIPT's directory
 ",
-        crate::limits::STARTUP_BYTES_MAX,
-        crate::limits::PREOPENS_MAX
+        pylon::limits::STARTUP_BYTES_MAX,
+        pylon::limits::PREOPENS_MAX
     )
 }
 
@@ -51,6 +49,11 @@ Runner options (must come before everything else):
   --env NAME=VALUE      set an environment variable in the guest (repeatable);
                         `--env NAME` copies NAME from the host if it is set
   --allow-net           allow network access and name lookups
+  --timeout SECONDS     stop Python after SECONDS (decimals allowed), computing or
+                        waiting alike; exit status 124
+  --max-memory SIZE     cap the guest's memory (all its linear memories together)
+                        at SIZE bytes, with a K, M or G suffix (128M, 2G): past it
+                        allocations fail as Python's MemoryError
   --precompile          compile the component (and the cold core beside it) into
                         the compiled-code cache and exit without running Python;
                         `cargo xtask build` and `run` do this after each build
@@ -72,8 +75,10 @@ Environment:
   PYLON_DEBUG_CACHE=1  report which core starts, cache hit/miss, and where start-up
                     time goes (load, instantiate, run) on stderr
 
-Exit status: Python's exit status; 2 for runner usage/setup errors; 134 if the
-WebAssembly code traps (e.g. a Python fatal error, which aborts).
+Exit status: Python's exit status; 2 for runner usage/setup errors; 124 when
+--timeout stops it; 125 when --max-memory stops it where Python cannot raise
+MemoryError; 134 if the WebAssembly code traps (e.g. a Python fatal error, which
+aborts).
 ";
 
 /// What the user asked for.
@@ -111,6 +116,10 @@ pub struct Options {
     pub no_snapshot: bool,
     /// `--cwd`: the guest's starting directory (absolute); `None` is `/`.
     pub cwd: Option<String>,
+    /// `--timeout SECONDS`.
+    pub timeout: Option<Duration>,
+    /// `--max-memory SIZE`, in bytes.
+    pub max_memory: Option<u64>,
     /// Python's arguments after `argv[0]`, exactly as given.
     pub python_args: Vec<String>,
     /// Index into `python_args` of the script path, if a script (not `-c`/`-m`/`-`) is run.
@@ -133,7 +142,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, UsageError> {
     Err(UsageError(msg.into()))
 }
 
-const RUNNER_VALUE_OPTIONS: [&str; 5] = ["--wasm", "--dir", "--dir-ro", "--env", "--cwd"];
+const RUNNER_VALUE_OPTIONS: [&str; 7] = ["--wasm", "--dir", "--dir-ro", "--env", "--cwd", "--timeout", "--max-memory"];
 const RUNNER_FLAG_OPTIONS: [&str; 5] = ["--allow-net", "--no-snapshot", "--precompile", "--help", "--version"];
 
 /// Parses the arguments after the program name.
@@ -180,6 +189,8 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                     }
                     opts.cwd = Some(value);
                 }
+                "--timeout" => opts.timeout = Some(parse_timeout(&value)?),
+                "--max-memory" => opts.max_memory = Some(parse_size(&value)?),
                 _ => unreachable!(),
             }
         } else if RUNNER_FLAG_OPTIONS.contains(&name) || name == "-h" {
@@ -208,6 +219,33 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     }
     opts.script_index = find_script(&opts.python_args)?;
     Ok(Command::Run(opts))
+}
+
+/// `--timeout SECONDS`: a positive number of seconds, decimals allowed.
+fn parse_timeout(value: &str) -> Result<Duration, UsageError> {
+    match value.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => err(format!("--timeout {value}: expected a positive number of seconds (e.g. 2 or 0.5)")),
+    }
+}
+
+/// `--max-memory SIZE`: bytes, or with a `K`, `M` or `G` suffix (binary units; `MB`, `MiB`
+/// accepted too).
+fn parse_size(value: &str) -> Result<u64, UsageError> {
+    let lower = value.trim().to_ascii_lowercase();
+    let digits_end = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let shift = match unit {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return err(format!("--max-memory {value}: unknown unit `{unit}` (use K, M or G, e.g. 128M)")),
+    };
+    match number.parse::<u64>().ok().and_then(|n| n.checked_shl(shift).filter(|b| b >> shift == n)) {
+        Some(bytes) if bytes > 0 => Ok(bytes),
+        _ => err(format!("--max-memory {value}: expected a positive size such as 128M or 2G")),
+    }
 }
 
 /// `HOST[::GUEST]`; without `::GUEST` the guest sees the directory under the path as written
@@ -334,6 +372,25 @@ mod tests {
 
     fn args(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn limits_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_size("128M"), Ok(128 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        for bad in ["", "0", "M", "12X", "-1G", "99999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_timeout("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("0.25"), Ok(Duration::from_millis(250)));
+        for bad in ["0", "-1", "x", "inf", "NaN"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+        let Ok(Command::Run(o)) = parse(&args(&["--timeout", "2", "--max-memory=128M", "-c", "pass"])) else { panic!() };
+        assert_eq!((o.timeout, o.max_memory), (Some(Duration::from_secs(2)), Some(128 << 20)));
     }
 
     fn run(s: &[&str]) -> Options {

@@ -32,19 +32,18 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 
 use wasmtime::component::{Linker, Resource, ResourceTable};
-use wasmtime_wasi::filesystem::{Descriptor, File, FsPerms, OpenMode, WasiFilesystemView};
+use wasmtime_wasi::filesystem::{Descriptor, File, FsPerms, OpenMode, WasiFilesystemCtxView, WasiFilesystemView};
 use wasmtime_wasi::p2::FsError;
-// wasmtime-wasi's own errors (inside `FsError`) are the async bindings' codes; the sync
-// bindings' functions return their own copy of the type, converted by `Host::convert_error_code`.
+// The async bindings' types: every sandbox runs async (`wasmtime_wasi::p2::add_to_linker_async`).
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode as FsCode;
-use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
-    DescriptorFlags, DescriptorStat, ErrorCode, Host, HostDescriptor, MetadataHashValue,
-    NewTimestamp, OpenFlags, PathFlags,
+use wasmtime_wasi::p2::bindings::filesystem::types::{
+    DescriptorFlags, DescriptorStat, ErrorCode, Host, HostDescriptor, MetadataHashValue, NewTimestamp, OpenFlags,
+    PathFlags,
 };
 
 use crate::root::{DEV, DirId};
 
-/// The interface wasmtime-wasi 50's sync bindings define; the adapter's import of any
+/// The interface wasmtime-wasi 50's bindings define; the adapter's import of any
 /// compatible 0.2 version resolves to it. A unit test checks that this is the name
 /// wasmtime-wasi uses, since shadowing a name it does not define would change nothing.
 const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
@@ -164,22 +163,24 @@ fn open_null(
     )))
 }
 
-/// Runs `f` on a temporary descriptor of the host's null device (for the stat calls, so
-/// that they report exactly what `stat` on an opened `/dev/null` reports).
-fn with_null_descriptor<R>(
-    table: &mut ResourceTable,
-    allow_blocking: bool,
-    f: impl FnOnce(&mut ResourceTable, Resource<Descriptor>) -> Result<R, FsError>,
-) -> Result<R, FsError> {
+/// A temporary descriptor of the host's null device (for the stat calls, so that they
+/// report exactly what `stat` on an opened `/dev/null` reports); delete it after use.
+fn null_descriptor(table: &mut ResourceTable, allow_blocking: bool) -> Result<Resource<Descriptor>, FsError> {
     let file = open_host_null(true, false)?;
-    let fd = table.push(Descriptor::File(File::new(
-        file,
-        FsPerms::ReadOnly,
-        OpenMode::READ,
-        allow_blocking,
-    )))?;
-    let result = f(table, Resource::new_borrow(fd.rep()));
-    table.delete(fd)?;
+    Ok(table.push(Descriptor::File(File::new(file, FsPerms::ReadOnly, OpenMode::READ, allow_blocking)))?)
+}
+
+async fn null_stat(view: &mut WasiFilesystemCtxView<'_>, allow_blocking: bool) -> Result<DescriptorStat, FsError> {
+    let fd = null_descriptor(view.table, allow_blocking)?;
+    let result = HostDescriptor::stat(view, Resource::new_borrow(fd.rep())).await;
+    view.table.delete(fd)?;
+    result
+}
+
+async fn null_metadata_hash(view: &mut WasiFilesystemCtxView<'_>, allow_blocking: bool) -> Result<MetadataHashValue, FsError> {
+    let fd = null_descriptor(view.table, allow_blocking)?;
+    let result = HostDescriptor::metadata_hash(view, Resource::new_borrow(fd.rep())).await;
+    view.table.delete(fd)?;
     result
 }
 
@@ -206,83 +207,69 @@ fn lower<T, V: WasiFilesystemView>(
 }
 
 /// Replaces wasmtime-wasi's `open-at`, `stat-at`, `metadata-hash-at` and `set-times` in
-/// `linker` (which must already hold wasmtime-wasi's p2 definitions).
-pub fn shadow<T: WasiFilesystemView + 'static>(
-    linker: &mut Linker<T>,
-    null: NullDevice,
-) -> wasmtime::Result<()> {
+/// `linker` (which must already hold wasmtime-wasi's async p2 definitions).
+pub fn shadow<T: WasiFilesystemView + Send + 'static>(linker: &mut Linker<T>, null: NullDevice) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let mut types = linker.instance(FILESYSTEM_TYPES)?;
-    types.func_wrap(
+    types.func_wrap_async(
         "[method]descriptor.open-at",
         move |mut store,
-              (fd, path_flags, path, oflags, flags): (
-            Resource<Descriptor>,
-            PathFlags,
-            String,
-            OpenFlags,
-            DescriptorFlags,
-        )| {
-            let host = store.data_mut();
-            let mut view = host.filesystem();
-            let r = if null.names_null(view.table, &fd, &path) {
-                open_null(oflags, flags, null.allow_blocking)
-                    .and_then(|d| Ok(view.table.push(d)?))
-            } else {
-                HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags)
-            };
-            lower(host, r)
+              (fd, path_flags, path, oflags, flags): (Resource<Descriptor>, PathFlags, String, OpenFlags, DescriptorFlags)| {
+            Box::new(async move {
+                let host = store.data_mut();
+                let mut view = host.filesystem();
+                let r = if null.names_null(view.table, &fd, &path) {
+                    open_null(oflags, flags, null.allow_blocking).and_then(|d| Ok(view.table.push(d)?))
+                } else {
+                    HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags).await
+                };
+                lower(host, r)
+            })
         },
     )?;
-    types.func_wrap(
+    types.func_wrap_async(
         "[method]descriptor.stat-at",
         move |mut store, (fd, path_flags, path): (Resource<Descriptor>, PathFlags, String)| {
-            let host = store.data_mut();
-            let mut view = host.filesystem();
-            let r: Result<DescriptorStat, FsError> = if null.names_null(view.table, &fd, &path) {
-                with_null_descriptor(view.table, null.allow_blocking, |table, fd| {
-                    let mut v = wasmtime_wasi::filesystem::WasiFilesystemCtxView {
-                        ctx: view.ctx,
-                        table,
-                    };
-                    HostDescriptor::stat(&mut v, fd)
-                })
-            } else {
-                HostDescriptor::stat_at(&mut view, fd, path_flags, path)
-            };
-            lower(host, r)
+            Box::new(async move {
+                let host = store.data_mut();
+                let mut view = host.filesystem();
+                let r = if null.names_null(view.table, &fd, &path) {
+                    null_stat(&mut view, null.allow_blocking).await
+                } else {
+                    HostDescriptor::stat_at(&mut view, fd, path_flags, path).await
+                };
+                lower(host, r)
+            })
         },
     )?;
-    types.func_wrap(
+    types.func_wrap_async(
         "[method]descriptor.metadata-hash-at",
         move |mut store, (fd, path_flags, path): (Resource<Descriptor>, PathFlags, String)| {
-            let host = store.data_mut();
-            let mut view = host.filesystem();
-            let r: Result<MetadataHashValue, FsError> = if null.names_null(view.table, &fd, &path) {
-                with_null_descriptor(view.table, null.allow_blocking, |table, fd| {
-                    let mut v = wasmtime_wasi::filesystem::WasiFilesystemCtxView {
-                        ctx: view.ctx,
-                        table,
-                    };
-                    HostDescriptor::metadata_hash(&mut v, fd)
-                })
-            } else {
-                HostDescriptor::metadata_hash_at(&mut view, fd, path_flags, path)
-            };
-            lower(host, r)
+            Box::new(async move {
+                let host = store.data_mut();
+                let mut view = host.filesystem();
+                let r = if null.names_null(view.table, &fd, &path) {
+                    null_metadata_hash(&mut view, null.allow_blocking).await
+                } else {
+                    HostDescriptor::metadata_hash_at(&mut view, fd, path_flags, path).await
+                };
+                lower(host, r)
+            })
         },
     )?;
-    types.func_wrap(
+    types.func_wrap_async(
         "[method]descriptor.set-times",
         move |mut store, (fd, atim, mtim): (Resource<Descriptor>, NewTimestamp, NewTimestamp)| {
-            let host = store.data_mut();
-            let mut view = host.filesystem();
-            let r = if is_null_file(view.table, &fd) {
-                Err(FsCode::NotPermitted.into())
-            } else {
-                HostDescriptor::set_times(&mut view, fd, atim, mtim)
-            };
-            lower(host, r)
+            Box::new(async move {
+                let host = store.data_mut();
+                let mut view = host.filesystem();
+                let r = if is_null_file(view.table, &fd) {
+                    Err(FsCode::NotPermitted.into())
+                } else {
+                    HostDescriptor::set_times(&mut view, fd, atim, mtim).await
+                };
+                lower(host, r)
+            })
         },
     )?;
     linker.allow_shadowing(false);
@@ -400,7 +387,7 @@ mod tests {
             }
         }
         let mut linker = Linker::<H>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
         // ...and after wasmtime-wasi's definitions it conflicts: the names are theirs.
         let mut types = linker.instance(FILESYSTEM_TYPES).unwrap();
         for name in [

@@ -1,5 +1,7 @@
-//! The guest's stdout and stderr: the host's, except that a closed pipe reads as EPIPE.
+//! The guest's stdout and stderr: the host's (`HostOutput`), or captured in memory
+//! (`Captured`).
 //!
+//! The host's are the host's, except that a closed pipe reads as EPIPE.
 //! wasmtime-wasi reports a write to a closed pipe as `StreamError::Closed`, which the preview1
 //! adapter can only turn into EIO, so `print()` into `| head` raised `OSError: [Errno 29] I/O
 //! error`. Reported instead as a failed operation that carries the `io::Error`,
@@ -7,6 +9,7 @@
 //! `BrokenPipeError` as it does natively.
 
 use std::io::Write as _;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -89,6 +92,91 @@ impl Pollable for HostOutput {
     async fn ready(&mut self) {}
 }
 
+/// Output kept in memory, up to an optional limit; past it the sandbox is stopped with
+/// `OutputLimitReached` (what fit is kept).
+#[derive(Clone)]
+pub struct Captured {
+    buf: Arc<Mutex<Vec<u8>>>,
+    stream: &'static str,
+    limit: Option<usize>,
+}
+
+/// The trap a write past the capture limit raises.
+#[derive(Debug)]
+pub struct OutputLimitReached {
+    pub stream: &'static str,
+    pub limit: usize,
+}
+
+impl std::fmt::Display for OutputLimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "captured {} passed its limit of {} bytes", self.stream, self.limit)
+    }
+}
+
+impl std::error::Error for OutputLimitReached {}
+
+impl Captured {
+    pub fn new(stream: &'static str, limit: Option<usize>) -> Self {
+        Captured { buf: Arc::default(), stream, limit }
+    }
+
+    /// What was written.
+    pub fn take(self) -> Vec<u8> {
+        std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl IsTerminal for Captured {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Captured {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        // Only WASIp3 asks for this; the p2 command never does.
+        Box::new(tokio::io::sink())
+    }
+}
+
+impl OutputStream for Captured {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        if bytes.len() > WRITE_BUDGET {
+            return Err(StreamError::Trap(wasmtime::format_err!("write exceeded budget")));
+        }
+        let mut buf = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        match self.limit {
+            Some(limit) if buf.len() + bytes.len() > limit => {
+                let room = limit - buf.len();
+                buf.extend_from_slice(&bytes[..room]);
+                Err(StreamError::Trap(wasmtime::Error::new(OutputLimitReached { stream: self.stream, limit })))
+            }
+            _ => {
+                buf.extend_from_slice(&bytes);
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_BUDGET)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for Captured {
+    async fn ready(&mut self) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +191,17 @@ mod tests {
             }
             other => panic!("expected LastOperationFailed, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn capture_keeps_what_fits_then_stops() {
+        let c = Captured::new("stdout", Some(5));
+        let mut s = c.clone();
+        s.write(Bytes::from_static(b"abc")).unwrap();
+        match s.write(Bytes::from_static(b"defg")) {
+            Err(StreamError::Trap(e)) => assert_eq!(e.downcast_ref::<OutputLimitReached>().unwrap().limit, 5),
+            other => panic!("expected the limit trap, got {other:?}"),
+        }
+        assert_eq!(c.take(), b"abcde");
     }
 }

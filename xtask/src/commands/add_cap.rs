@@ -105,7 +105,7 @@ impl Names {
         let mut reasons = Vec::new();
         if RUST_KEYWORDS.contains(&name) {
             reasons.push(match kind {
-                Kind::Static | Kind::Mux => "a Rust keyword (the crate and its Rust module would not compile)".to_owned(),
+                Kind::Static | Kind::Mux | Kind::Host => "a Rust keyword (the crate and its Rust module would not compile)".to_owned(),
                 // A provider's lib.rs never spells its name, but the rule is the same for every kind.
                 Kind::Dynlink => "a Rust keyword (as a static or mux cap its crate and Rust module would not compile; cap names are the same for every kind)".to_owned(),
             });
@@ -116,7 +116,7 @@ impl Names {
         if WIT_KEYWORDS.contains(&kebab.as_str()) {
             let spelled = if kebab == name { String::new() } else { format!(" as `{kebab}`") };
             reasons.push(match kind {
-                Kind::Static | Kind::Mux => format!("a WIT keyword{spelled} (`package pylon:{kebab}` and `interface {kebab}` of its WIT would not parse)"),
+                Kind::Static | Kind::Mux | Kind::Host => format!("a WIT keyword{spelled} (`package pylon:{kebab}` and `interface {kebab}` of its WIT would not parse)"),
                 Kind::Dynlink => format!("a WIT keyword{spelled} (`import {kebab}` of the dynlink linker's world would not parse)"),
             });
         }
@@ -370,6 +370,12 @@ fn cap_cargo_toml(n: &Names) -> String {
             "kind = \"dynlink\"\nexports = [\"{ENDPOINT_INTERFACE}\"]\n# Ids this provider can serve; caps/dynlink/plan.toml says who serves them.\nserves = [\"{}\"]",
             n.kebab
         ),
+        Kind::Host => format!("kind = \"host\"\nexports = [\"pylon:{0}/{0}@0.1.0\"]\next = \"{1}\"", n.kebab, n.module),
+    };
+    let crate_tail = if n.kind == Kind::Host {
+        "# The host side: the application embedding pylon implements the generated trait.\n[dependencies]\nwasmtime = { version = \"=50.0.1\", default-features = false, features = [\"anyhow\", \"async\", \"component-model\", \"runtime\", \"std\"] }\n"
+    } else {
+        "[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\n# The WIT glue only exists in the component; host builds test the plain Rust.\n[target.'cfg(target_arch = \"wasm32\")'.dependencies]\nwit-bindgen = \"=0.61.1\"\n"
     };
     format!(
         r#"[package]
@@ -384,13 +390,7 @@ publish.workspace = true
 [package.metadata.pylon]
 {metadata}
 
-[lib]
-crate-type = ["cdylib", "rlib"]
-
-# The WIT glue only exists in the component; host builds test the plain Rust.
-[target.'cfg(target_arch = "wasm32")'.dependencies]
-wit-bindgen = "=0.61.1"
-"#,
+{crate_tail}"#,
         kebab = n.kebab,
         name = n.name,
     )
@@ -401,10 +401,13 @@ fn cap_wit(n: &Names) -> Option<String> {
     let funcs = match n.kind {
         Kind::Static => "    /// An example: returns `text` unchanged, and how many bytes it has.\n    echo: func(text: string) -> tuple<string, u32>;\n",
         Kind::Mux => "    /// The schemes this one interface serves.\n    schemes: func() -> list<string>;\n    /// An example: `text` converted by `scheme`. Err: an unknown scheme, naming the known ones.\n    convert: func(scheme: string, text: string) -> result<string, string>;\n",
+        Kind::Host => "    /// An example, implemented by the application: returns `text` unchanged, and how many bytes it has.\n    echo: func(text: string) -> tuple<string, u32>;\n",
         Kind::Dynlink => return None,
     };
+    // A host cap's world imports the interface: the host implements what the core imports.
+    let world = if n.kind == Kind::Host { format!("{}-host {{\n    import {};\n}}", n.kebab, n.kebab) } else { format!("{}-cap {{\n    export {};\n}}", n.kebab, n.kebab) };
     Some(format!(
-        "package pylon:{kebab}@0.1.0;\n\n/// The {name} cap.\ninterface {kebab} {{\n{funcs}}}\n\nworld {kebab}-cap {{\n    export {kebab};\n}}\n",
+        "package pylon:{kebab}@0.1.0;\n\n/// The {name} cap.\ninterface {kebab} {{\n{funcs}}}\n\nworld {world}\n",
         kebab = n.kebab,
         name = n.name
     ))
@@ -413,6 +416,44 @@ fn cap_wit(n: &Names) -> Option<String> {
 fn cap_lib_rs(n: &Names) -> String {
     let (name, kebab, m) = (&n.name, &n.kebab, &n.name);
     match n.kind {
+        Kind::Host => format!(
+            r#"//! The {name} cap's host side. The application embedding pylon implements [`Host`] on its
+//! sandbox state and registers it: `RuntimeBuilder::host(INTERFACE, |l| add_to_linker::<_,
+//! pylon::User<State>>(l, pylon::user))`. Python calls it through `_{name}_cap`; where no
+//! application provides it (the `pylon` CLI), a call raises `pylon_host.HostInterfaceMissing`.
+
+wasmtime::component::bindgen!({{
+    path: "wit",
+    world: "{kebab}-host",
+}});
+
+pub use pylon::{m}::{m}::{{Host, add_to_linker}};
+
+/// The interface name as the core imports it.
+pub const INTERFACE: &str = "pylon:{kebab}/{kebab}@0.1.0";
+
+/// An example implementation: `text` back, with its length in bytes.
+#[derive(Debug, Default)]
+pub struct Echo;
+
+impl Host for Echo {{
+    fn echo(&mut self, text: String) -> (String, u32) {{
+        let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        (text, len)
+    }}
+}}
+
+#[cfg(test)]
+mod tests {{
+    use super::*;
+
+    #[test]
+    fn echo_counts_bytes() {{
+        assert_eq!(Echo.echo("pylé".into()), ("pylé".into(), 5));
+    }}
+}}
+"#
+        ),
         Kind::Static => format!(
             r#"//! The {name} cap. The logic is plain Rust, testable on the host; the WIT glue below is
 //! built only for the component.
@@ -537,7 +578,7 @@ mod tests {{
 
 fn ext_toml(n: &Names, facade: bool) -> String {
     let mut text = match n.kind {
-        Kind::Static | Kind::Mux => format!(
+        Kind::Static | Kind::Mux | Kind::Host => format!(
             "# The CPython side of the {name} cap: the generated extension module `{module}`.\nmodule = \"{module}\"\ncaps = [\"{name}\"]\nsources = []\n",
             name = n.name,
             module = n.module
@@ -557,7 +598,7 @@ fn ext_toml(n: &Names, facade: bool) -> String {
 fn facade_py(n: &Names) -> String {
     let (name, module, kebab) = (&n.name, &n.module, &n.kebab);
     match n.kind {
-        Kind::Static => format!(
+        Kind::Static | Kind::Host => format!(
             "\"\"\"The {name} module, over the {name} cap (`{module}`).\"\"\"\n\nimport {module}\n\n\ndef echo(text):\n    \"\"\"Return `text` unchanged (through the cap).\"\"\"\n    return {module}.echo(text)[0]\n"
         ),
         Kind::Mux => format!(
@@ -578,6 +619,9 @@ fn smoke_test(n: &Names, facade: bool) -> String {
         Kind::Mux => format!(
             "# The {name} mux cap is composed into pylon; each scheme answers, an unknown one is an error.\nimport {module}\n\nassert sorted({module}.schemes()) == [\"lower\", \"upper\"]\nassert {module}.convert(\"upper\", \"pylé\") == \"PYLÉ\"\ntry:\n    {module}.convert(\"title\", \"x\")\nexcept {module}.WitError as e:\n    assert \"unknown scheme\" in e.value, e.value\nelse:\n    raise AssertionError(\"an unknown scheme was accepted\")\n"
         ),
+        Kind::Host => format!(
+            "# The {name} host cap is in pylon; the `pylon` CLI does not provide it, so a call raises\n# HostInterfaceMissing naming the interface (an embedding application provides it).\nimport pylon_host\nimport {module}\n\ntry:\n    {module}.echo(\"pylé\")\nexcept pylon_host.HostInterfaceMissing as e:\n    assert \"pylon:{kebab}/{kebab}@0.1.0\" in str(e), e\nelse:\n    raise AssertionError(\"a host interface nobody provides answered\")\n"
+        ),
         Kind::Dynlink => format!(
             "# Id `{kebab}` resolves through the linker to the {name} provider.\nimport {module}\n\nhandle = {module}.resolve(\"{kebab}\")\nassert {module}.invoke(handle, \"echo\", b\"pyl\\xc3\\xa9\") == b\"pyl\\xc3\\xa9\"\ntry:\n    {module}.resolve(\"no-such-id\")\nexcept {module}.WitError as e:\n    assert \"no-such-id\" in e.value, e.value\nelse:\n    raise AssertionError(\"an unknown id resolved\")\n"
         ),
@@ -587,6 +631,7 @@ fn smoke_test(n: &Names, facade: bool) -> String {
             Kind::Static => format!("assert {name}.echo(\"x\") == \"x\""),
             Kind::Mux => format!("assert {name}.convert(\"lower\", \"X\") == \"x\""),
             Kind::Dynlink => format!("assert {name}.echo(b\"x\") == b\"x\""),
+            Kind::Host => format!("assert callable({name}.echo)"),
         };
         text.push_str(&format!("\nimport {name}\n\n{check}\n"));
     }

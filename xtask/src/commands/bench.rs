@@ -279,5 +279,30 @@ pub fn command(runs: usize) -> Result<()> {
             variants.push((format!("{}={}", swap.id, swap.to), build::output_dir(&layout, &args).join("pylon.wasm")));
         }
     }
-    in_pylon(&layout, &runner, &variants)
+    in_pylon(&layout, &runner, &variants)?;
+    embedding(&layout)
+}
+
+/// `embed-kv --bench`: what an application embedding pylon sees — ns per call by linkage
+/// (typed host, bridge, static cap, plain Python) in one sandbox, sandboxes per second on
+/// this machine's threads, memory per live sandbox, and 100 concurrent async host calls.
+fn embedding(layout: &Layout) -> Result<()> {
+    let step = Step::start("embedding: cargo run --release -p embed-kv -- --bench");
+    let wasm = layout.profile_dir(Profile::Release).join("pylon.wasm");
+    let out = duct::cmd(runner::cargo(), ["run", "--release", "--quiet", "-p", "embed-kv", "--", "--bench"])
+        .dir(&layout.root)
+        .env("PYLON_WASM", &wasm)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()?;
+    step.done();
+    ensure!(out.status.success(), "embed-kv --bench failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    println!("{:<52} {:>10} unit", "embedding (median where repeated)", "value");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let [name, value, unit] = line.split('\t').collect::<Vec<_>>()[..] {
+            println!("{name:<52} {value:>10} {unit}");
+        }
+    }
+    Ok(())
 }

@@ -37,7 +37,9 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let inputs = deps::prepare(layout, false)?;
     let sqlite = cpython::sqlite_source(&layout.root)?;
     let native = cpython::native(layout, &inputs, sqlite.as_ref(), args.force)?;
-    let cap_files = caps::build(layout, &selected, &inputs.zig)?;
+    // Host caps are the embedder's: nothing to build or plug, their imports stay open.
+    let components: Vec<caps::Cap> = selected.iter().filter(|c| c.kind.is_component()).cloned().collect();
+    let cap_files = caps::build(layout, &components, &inputs.zig)?;
     let glue = extglue::prepare(&exts, &generated)?;
     let recipe = WasiRecipe { profile: args.profile, setup_local: &glue.setup_local, tree_files: &glue.tree_files };
     let wasi = cpython::wasi(layout, &inputs, &native, &recipe, args.force)?;
@@ -75,7 +77,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let snap_core = core_component(layout, &snap.module, &snap.key, &[], args.profile, &exts, &selected, args.force)?;
     let read = |file: &PathBuf| fs::read(file).with_context(|| format!("cannot read {}", file.display()));
     let mut plugs = Vec::new();
-    for (cap, file) in selected.iter().zip(&cap_files) {
+    for (cap, file) in components.iter().zip(&cap_files) {
         if let Some(ext) = &cap.ext {
             plugs.push(compose::Plug { name: cap.name.clone(), ext: ext.clone(), bytes: read(file)? });
         }
@@ -85,7 +87,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         let step = Step::start(format!("dynlink: generate the linker from {} and wire its providers", plan.path.display()));
         let linker = dynlink::linker_component(&layout.root, &plan)?;
         let mut providers = Vec::new();
-        for (cap, file) in selected.iter().zip(&cap_files) {
+        for (cap, file) in components.iter().zip(&cap_files) {
             if plan.providers().contains(&cap.name.as_str()) {
                 providers.push((cap.name.as_str(), read(file)?));
             }
@@ -99,8 +101,9 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         None
     };
     let step = Step::start(format!("compose: plug {} component(s) into the snapshot's core and the cold core with wac", plugs.len()));
-    let pylon = compose::compose(&fs::read(&snap_core)?, &plugs).context("composition of the snapshot failed")?;
-    let pylon_cold = compose::compose(&fs::read(&core)?, &plugs).context("composition of the cold core failed")?;
+    let host: Vec<String> = selected.iter().filter(|c| c.kind == caps::Kind::Host).flat_map(|c| c.exports.clone()).collect();
+    let pylon = compose::compose(&fs::read(&snap_core)?, &plugs, &host).context("composition of the snapshot failed")?;
+    let pylon_cold = compose::compose(&fs::read(&core)?, &plugs, &host).context("composition of the cold core failed")?;
     step.done();
 
     // Outputs: everything under build/<profile>/, replaced file by file atomically.
@@ -155,7 +158,9 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     }
     let mut cap_rows = Vec::new();
     for cap in &all_caps {
-        let artifact = match selected.iter().position(|c| c.name == cap.name) {
+        let artifact = match components.iter().position(|c| c.name == cap.name) {
+            // A host cap's artifact is the WIT the core was built against.
+            _ if cap.kind == caps::Kind::Host => artifact(&cap.name, &cap.wit)?,
             Some(i) => {
                 let out = out.join("caps").join(format!("{}.wasm", cap.name));
                 copy_atomic(&cap_files[i], &out)?;

@@ -63,6 +63,8 @@ pub fn units(root: &Path, caps: &[Cap], exts: &[Ext], plan: &Plan, only: &[Strin
                 let ext = exts.iter().find(|e| e.module == module).with_context(|| format!("cap `{}`: no extension `{module}`", cap.name))?;
                 units.push(Unit { cap: cap.name.clone(), module, plan: None, hints: hints(ext, &cap.schemes)? });
             }
+            // Implemented by the embedding application: the CLI the fuzzer drives has none.
+            Kind::Host => {}
             Kind::Dynlink => {
                 for ext in exts {
                     for id in ext.links.iter().filter(|id| cap.serves.contains(id)) {

@@ -49,14 +49,12 @@ pub fn parse_spec(source: &str) -> Result<Spec> {
     Ok(spec)
 }
 
-/// The runner's own smoke tests, then each extension's (`cpython-ext/<module>/smoke/`).
+/// The runner's own smoke tests, then each extension's (`<ext dir>/smoke/`, for pylon's
+/// extensions and the example applications' alike), in module order.
 pub fn smoke_files(root: &Path) -> Result<Vec<PathBuf>> {
     let mut dirs = vec![root.join("pylon/tests/smoke")];
-    if let Ok(entries) = fs::read_dir(root.join("cpython-ext")) {
-        let mut exts: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("smoke")).filter(|d| d.is_dir()).collect();
-        exts.sort();
-        dirs.extend(exts);
-    }
+    let (_, exts) = crate::stages::caps::discover(root)?;
+    dirs.extend(exts.iter().map(|e| e.dir.join("smoke")).filter(|d| d.is_dir()));
     let mut files = Vec::new();
     for dir in dirs {
         let mut found: Vec<PathBuf> = fs::read_dir(&dir)

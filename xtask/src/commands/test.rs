@@ -68,6 +68,7 @@ pub fn command(with_repro: bool) -> Result<()> {
     }
     sandbox::snapshot_check(&runner, &wasm, &layout.cache.join("sandbox-snapshot"))?;
     sandbox::check(&runner, &wasm, &layout.cache.join("sandbox"))?;
+    embed_kv_check(&layout, &wasm)?;
     mux_schemes_check(&layout, &runner, &wasm)?;
     dynlink_swap_check(&layout, &built, &runner)?;
     let step = Step::start(format!("fuzz every cap: {} random calls each, seed {}", fuzz::CI_CALLS, fuzz::CI_SEED));
@@ -82,6 +83,30 @@ pub fn command(with_repro: bool) -> Result<()> {
     Ok(())
 }
 
+
+/// `examples/embed-kv`, the application that embeds pylon through its library: it prints
+/// what it checked and `embed-kv: ok` last when every check held.
+fn embed_kv_check(layout: &Layout, wasm: &Path) -> Result<()> {
+    let step = Step::start("examples/embed-kv: an application embedding pylon (cargo run --release -p embed-kv)");
+    let out = cmd!(runner::cargo(), "run", "--release", "--quiet", "-p", "embed-kv")
+        .dir(&layout.root)
+        .env("PYLON_WASM", wasm)
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .run()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        println!("    {line}");
+    }
+    ensure!(
+        out.status.success() && text.lines().last() == Some("embed-kv: ok"),
+        "examples/embed-kv failed ({}): its last line is not `embed-kv: ok`",
+        out.status
+    );
+    step.done();
+    Ok(())
+}
 
 /// Derived from each mux cap's declaration: inside pylon, its extension's `schemes()`
 /// answers exactly the `schemes` of its Cargo.toml.

@@ -1,6 +1,9 @@
 //! The caps and their CPython extensions, found — never listed by hand. A cap is a
-//! workspace member under `caps/` with `[package.metadata.pylon]` in its Cargo.toml and a
-//! WIT package in `wit/`; its CPython side is `cpython-ext/<module>/ext.toml`.
+//! workspace member in a `caps/` directory with `[package.metadata.pylon]` in its Cargo.toml
+//! and a WIT package in `wit/`; its CPython side is `cpython-ext/<module>/ext.toml` beside
+//! that `caps/` directory. pylon's own are `caps/*` and `cpython-ext/*` of this repository;
+//! an example application keeps its own the same way (`examples/embed-kv/caps/kv`,
+//! `examples/embed-kv/cpython-ext/_kv_host`).
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use std::fs;
@@ -16,21 +19,31 @@ pub enum Kind {
     /// A provider exporting `pylon:dynlink/endpoint`: extensions reach it through the
     /// linker, by an id the plan (`caps/dynlink/plan.toml`) assigns to it.
     Dynlink,
+    /// Implemented by the application embedding pylon: the core imports the interface,
+    /// composition leaves the import open, and the crate is the host-side library
+    /// (`bindgen!` traits and `add_to_linker`), not a component.
+    Host,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Static, Kind::Mux, Kind::Dynlink];
+    pub const ALL: [Kind; 4] = [Kind::Static, Kind::Mux, Kind::Dynlink, Kind::Host];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Static => "static",
             Kind::Mux => "mux",
             Kind::Dynlink => "dynlink",
+            Kind::Host => "host",
         }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Built for wasm32-wasip2 and plugged at composition (every kind but `host`).
+    pub fn is_component(self) -> bool {
+        self != Kind::Host
     }
 }
 
@@ -40,6 +53,9 @@ pub const DYNLINK_DIR: &str = "caps/dynlink";
 pub const ENDPOINT_INTERFACE: &str = "pylon:dynlink/endpoint@0.1.0";
 /// The interface an extension imports to reach providers (`links` in its ext.toml).
 pub const LINKER_INTERFACE: &str = "pylon:dynlink/linker@0.1.0";
+/// The host bridge (caps/host_bridge), which the pylon runtime itself provides; generated
+/// modules of other host caps ask it whether their interface is provided.
+pub const BRIDGE_INTERFACE: &str = "pylon:host/bridge@0.1.0";
 
 #[derive(Clone, Debug)]
 pub struct Cap {
@@ -60,7 +76,8 @@ pub struct Cap {
     pub dir: PathBuf,
     /// Its WIT package: `<dir>/wit`, or the shared dynlink WIT for providers.
     pub wit: PathBuf,
-    /// The file cargo writes for the wasm32-wasip2 target (`<lib name>.wasm`).
+    /// The file cargo writes for the wasm32-wasip2 target (`<lib name>.wasm`); host caps
+    /// have none.
     pub wasm_file: String,
 }
 
@@ -103,22 +120,43 @@ pub fn discover(root: &Path) -> Result<(Vec<Cap>, Vec<Ext>)> {
         .no_deps()
         .exec()
         .context("cargo metadata failed")?;
-    let caps_dir = root.join("caps");
     let mut caps = Vec::new();
+    // The directories holding `caps/`: this repository first, then applications'.
+    let mut apps = vec![root.to_path_buf()];
     for package in &metadata.packages {
         let manifest = package.manifest_path.as_std_path();
-        let Some(dir) = manifest.parent().filter(|d| d.parent() == Some(caps_dir.as_path())) else { continue };
-        caps.push(cap_from_package(root, package, dir).with_context(|| format!("cap in {}", dir.display()))?);
+        let Some(dir) = manifest.parent() else { continue };
+        let in_caps = dir.parent().filter(|p| p.file_name().is_some_and(|n| n == "caps"));
+        let Some(app) = in_caps.and_then(Path::parent) else {
+            ensure!(
+                package.metadata.get("pylon").is_none(),
+                "{}: has [package.metadata.pylon] but is not in a `caps/` directory",
+                package.manifest_path
+            );
+            continue;
+        };
+        if !apps.iter().any(|a| a == app) {
+            apps.push(app.to_path_buf());
+        }
+        let cap = cap_from_package(root, package, dir).with_context(|| format!("cap in {}", dir.display()))?;
+        if let Some(other) = caps.iter().find(|c: &&Cap| c.name == cap.name) {
+            bail!("two caps are named `{}`: {} and {}", cap.name, other.dir.display(), cap.dir.display());
+        }
+        caps.push(cap);
     }
     caps.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let ext_root = root.join("cpython-ext");
-    let mut exts = Vec::new();
-    if let Ok(entries) = fs::read_dir(&ext_root) {
+    let mut exts: Vec<Ext> = Vec::new();
+    for app in &apps {
+        let Ok(entries) = fs::read_dir(app.join("cpython-ext")) else { continue };
         for entry in entries.flatten() {
             let path = entry.path().join("ext.toml");
             if path.exists() {
-                exts.push(load_ext(&path)?);
+                let ext = load_ext(&path)?;
+                if let Some(other) = exts.iter().find(|e| e.module == ext.module) {
+                    bail!("two extensions are named `{}`: {} and {}", ext.module, other.dir.display(), ext.dir.display());
+                }
+                exts.push(ext);
             }
         }
     }
@@ -150,7 +188,7 @@ fn cap_from_package(root: &Path, package: &cargo_metadata::Package, dir: &Path) 
     let schemes = strings("schemes");
     let serves = strings("serves");
     let wit = match kind {
-        Kind::Static | Kind::Mux => {
+        Kind::Static | Kind::Mux | Kind::Host => {
             ensure!(ext.is_some(), "{}: a {} cap needs `ext` (its CPython extension)", package.manifest_path, kind.name());
             ensure!(serves.is_empty(), "{}: only dynlink caps take `serves`", package.manifest_path);
             dir.join("wit")
@@ -174,11 +212,16 @@ fn cap_from_package(root: &Path, package: &cargo_metadata::Package, dir: &Path) 
         Kind::Mux => ensure!(!schemes.is_empty(), "{}: a mux cap needs `schemes`", package.manifest_path),
         _ => ensure!(schemes.is_empty(), "{}: only mux caps take `schemes`", package.manifest_path),
     }
-    let lib = package
-        .targets
-        .iter()
-        .find(|t| t.kind.iter().any(|k| matches!(k, cargo_metadata::TargetKind::CDyLib)))
-        .ok_or_else(|| anyhow!("{}: a cap must be a cdylib (crate-type = [\"cdylib\"])", package.manifest_path))?;
+    let cdylib = package.targets.iter().find(|t| t.kind.iter().any(|k| matches!(k, cargo_metadata::TargetKind::CDyLib)));
+    let wasm_file = match (kind, cdylib) {
+        (Kind::Host, None) => String::new(),
+        (Kind::Host, Some(_)) => bail!(
+            "{}: a host cap is the host-side library, not a component: drop `cdylib` from its crate-type",
+            package.manifest_path
+        ),
+        (_, Some(lib)) => format!("{}.wasm", lib.name.replace('-', "_")),
+        (_, None) => bail!("{}: a cap must be a cdylib (crate-type = [\"cdylib\"])", package.manifest_path),
+    };
     let dir = dir.to_path_buf();
     ensure!(wit.is_dir(), "{}: no WIT directory {}", package.manifest_path, wit.display());
     Ok(Cap {
@@ -190,7 +233,7 @@ fn cap_from_package(root: &Path, package: &cargo_metadata::Package, dir: &Path) 
         ext,
         schemes,
         serves,
-        wasm_file: format!("{}.wasm", lib.name.replace('-', "_")),
+        wasm_file,
         dir,
         wit,
     })

@@ -1,6 +1,7 @@
 //! Stage 5: composition. Every cap is plugged into the core component with wac-graph, in
 //! a fixed order (sorted by cap name), so the bytes are deterministic. Whatever the result,
-//! it may import WASI only: anything else would fail at instantiation, far from its cause.
+//! it may import WASI and the host caps' interfaces only (the embedding application
+//! provides those): anything else would fail at instantiation, far from its cause.
 
 use anyhow::{Context, Result, bail};
 use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
@@ -13,8 +14,8 @@ pub struct Plug {
     pub bytes: Vec<u8>,
 }
 
-/// Returns the bytes of `pylon.wasm`.
-pub fn compose(core: &[u8], plugs: &[Plug]) -> Result<Vec<u8>> {
+/// Returns the bytes of `pylon.wasm`; `host` are the interfaces left for the embedder.
+pub fn compose(core: &[u8], plugs: &[Plug], host: &[String]) -> Result<Vec<u8>> {
     let core_imports = imports(core)?;
     for plug in plugs {
         let exports = exports(&plug.bytes)?;
@@ -43,7 +44,10 @@ pub fn compose(core: &[u8], plugs: &[Plug]) -> Result<Vec<u8>> {
         wac_graph::plug(&mut graph, ids, socket).context("wac plug failed")?;
         graph.encode(EncodeOptions { processor: None, ..Default::default() }).context("cannot encode the composition")?
     };
-    let unsatisfied: Vec<String> = imports(&composed)?.into_iter().filter(|name| !name.starts_with("wasi:")).collect();
+    let unsatisfied: Vec<String> = imports(&composed)?
+        .into_iter()
+        .filter(|name| !name.starts_with("wasi:") && !host.iter().any(|h| same_interface(h, name)))
+        .collect();
     if !unsatisfied.is_empty() {
         bail!("the composed component still imports {}, which no cap provides", unsatisfied.join(", "));
     }

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::helpers::digest::write_atomic;
-use crate::stages::caps::{Cap, DYNLINK_DIR, Ext, LINKER_INTERFACE};
+use crate::stages::caps::{BRIDGE_INTERFACE, Cap, DYNLINK_DIR, Ext, Kind, LINKER_INTERFACE};
 pub mod r#gen;
 
 use self::r#gen as glue;
@@ -24,6 +24,12 @@ fn spec(ext: &Ext, caps: &[Cap], root: &Path) -> glue::ExtSpec {
         module: ext.module.clone(),
         wit_dirs: mine.iter().map(|c| c.wit_dir()).collect(),
         interfaces: mine.iter().flat_map(|c| c.exports.iter().cloned()).collect(),
+        // The bridge is the runtime's own, always there; it answers for the others.
+        host: mine
+            .iter()
+            .filter(|c| c.kind == Kind::Host)
+            .flat_map(|c| c.exports.iter().filter(|i| *i != BRIDGE_INTERFACE).cloned())
+            .collect(),
     };
     // Linking ids means importing the linker, whatever the providers.
     if !ext.links.is_empty() {
@@ -131,7 +137,7 @@ pub fn embed_imports(root: &Path, module: &mut Vec<u8>, exts: &[Ext], caps: &[Ca
     if exts.is_empty() {
         return Ok(());
     }
-    let mut all = glue::ExtSpec { module: "pylon_core".to_owned(), wit_dirs: vec![], interfaces: vec![] };
+    let mut all = glue::ExtSpec { module: "pylon_core".to_owned(), wit_dirs: vec![], interfaces: vec![], host: vec![] };
     for ext in exts {
         let spec = spec(ext, caps, root);
         for dir in spec.wit_dirs {

@@ -675,6 +675,9 @@ impl<'a> Emitter<'_, 'a> {
         self.use_rt("nargs_error");
         let n = py_params.len();
         write!(b, "    if (nargs != {n}) {{\n        return pylon_nargs_error(\"{qual}\", {n}, nargs);\n    }}\n").unwrap();
+        if !self.m.host.is_empty() {
+            b.push_str("    if (!pylon_host_ready()) {\n        return NULL;\n    }\n");
+        }
 
         let has_ctx = !wit_params.is_empty();
         let has_handles = wit_params.iter().any(|p| self.has_handles(&p.ty));
@@ -831,6 +834,45 @@ impl<'a> Emitter<'_, 'a> {
     fn body(&mut self) -> (String, String) {
         let m = self.m;
         let mut decls = String::new();
+
+        if !m.host.is_empty() {
+            let list: String = m.host.iter().map(|i| format!("{}, ", c_str(i))).collect();
+            write!(
+                decls,
+                "
+/* Whether the application embedding pylon provides this module's host interfaces: asked
+   once, on the first call (never at import, so that no build-time snapshot records an
+   answer); `pylon_host._require` raises HostInterfaceMissing naming the one it lacks. */
+static int pylon_host_checked;
+
+static int
+pylon_host_ready(void)
+{{
+    static const char *const interfaces[] = {{{list}NULL}};
+    if (pylon_host_checked) {{
+        return 1;
+    }}
+    PyObject *bridge = PyImport_ImportModule(\"pylon_host\");
+    if (bridge == NULL) {{
+        return 0;
+    }}
+    for (const char *const *i = interfaces; *i != NULL; i++) {{
+        PyObject *r = PyObject_CallMethod(bridge, \"_require\", \"ss\", *i, {module});
+        if (r == NULL) {{
+            Py_DECREF(bridge);
+            return 0;
+        }}
+        Py_DECREF(r);
+    }}
+    Py_DECREF(bridge);
+    pylon_host_checked = 1;
+    return 1;
+}}
+",
+                module = c_str(&m.name)
+            )
+            .unwrap();
+        }
 
         // Record types.
         for r in &m.records {

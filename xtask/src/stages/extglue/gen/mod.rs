@@ -29,6 +29,10 @@ pub struct ExtSpec {
     pub wit_dirs: Vec<PathBuf>,
     /// Fully qualified interfaces the module imports, e.g. "pylon:zlib/zlib@0.1.0".
     pub interfaces: Vec<String>,
+    /// Those among `interfaces` that the embedding application provides (host caps): every
+    /// call first checks, once, that the application does (`pylon_host._require`), so that
+    /// a missing one raises `pylon_host.HostInterfaceMissing` instead of trapping.
+    pub host: Vec<String>,
 }
 
 /// The generated sources of one module.

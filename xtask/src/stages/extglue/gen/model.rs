@@ -21,6 +21,8 @@ pub struct Module<'a> {
     pub name: String,
     /// The interfaces the module imports, as given.
     pub interfaces: Vec<String>,
+    /// Those the embedding application provides (`ExtSpec::host`).
+    pub host: Vec<String>,
     /// The synthesized world (kebab-case) and its C prefix.
     pub world_name: String,
     pub world_snake: String,
@@ -288,6 +290,7 @@ impl<'a> Module<'a> {
             resolve,
             name: spec.module.clone(),
             interfaces: spec.interfaces.clone(),
+            host: spec.host.clone(),
             world_snake: world_name.to_snake_case(),
             world_name,
             functions,

@@ -10,6 +10,7 @@ fn alltypes_spec(dir: PathBuf) -> ExtSpec {
         module: "_alltypes".into(),
         wit_dirs: vec![dir],
         interfaces: vec!["pylon:alltypes/alltypes@0.1.0".into()],
+        host: vec![],
     }
 }
 
@@ -72,6 +73,7 @@ fn zlib_cap() {
         module: "_zlib_cap".into(),
         wit_dirs: vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../caps/zlib/wit")],
         interfaces: vec!["pylon:zlib/zlib@0.1.0".into()],
+        host: vec![],
     };
     let g = generate(&spec).unwrap();
     assert_eq!(g.world, "zlib-cap-ext");
@@ -92,6 +94,7 @@ fn python_name_clash_names_both_interfaces() {
         module: "_collide".into(),
         wit_dirs: vec![testdata("collide")],
         interfaces: vec!["pylon:collide/one".into(), "pylon:collide/two".into()],
+        host: vec![],
     };
     let e = err(&spec);
     assert!(e.contains("`ping`") && e.contains("pylon:collide/one") && e.contains("pylon:collide/two"), "{e}");
@@ -103,6 +106,7 @@ fn resource_method_named_close_is_rejected() {
         module: "_collide".into(),
         wit_dirs: vec![testdata("collide")],
         interfaces: vec!["pylon:collide/methods".into()],
+        host: vec![],
     };
     let e = err(&spec);
     assert!(e.contains("`close`") && e.contains("File"), "{e}");
@@ -130,6 +134,7 @@ fn dump() {
         module: "_zlib_cap".into(),
         wit_dirs: vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../caps/zlib/wit")],
         interfaces: vec!["pylon:zlib/zlib@0.1.0".into()],
+        host: vec![],
     };
     for spec in [alltypes_spec(testdata("alltypes")), zlib] {
         let dir = Path::new(&out).join(&spec.module);
@@ -149,6 +154,7 @@ fn two_extensions_of_one_interface_share_no_symbol() {
             module: module.into(),
             wit_dirs: vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../caps/dynlink/wit")],
             interfaces: vec!["pylon:dynlink/linker@0.1.0".into()],
+            host: vec![],
         };
         let g = generate(&spec).unwrap();
         g.files
