@@ -7,7 +7,7 @@
 //! Sandboxes are independent and cheap (about a millisecond to start); many run at once on a
 //! few threads, since every one is a future and host calls may be `async`.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //!
 //! # fn main() -> anyhow::Result<()> {

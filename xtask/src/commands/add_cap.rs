@@ -947,6 +947,23 @@ mod tests {
     }
 
     #[test]
+    fn a_host_cap_is_a_host_library_whose_glue_checks_the_interface() {
+        let root = scratch_workspace("host");
+        let layout = Layout::at(&root).unwrap();
+        let written = add(&layout, "demo_host", Kind::Host, false, || Ok(vec!["sys".to_owned()])).unwrap();
+        let cargo = fs::read_to_string(root.join("caps/demo_host/Cargo.toml")).unwrap();
+        assert!(cargo.contains("kind = \"host\"") && !cargo.contains("cdylib") && cargo.contains("wasmtime"), "{cargo}");
+        let wit = fs::read_to_string(root.join("caps/demo_host/wit/demo-host.wit")).unwrap();
+        assert!(wit.contains("world demo-host-host {\n    import demo-host;"), "{wit}");
+        let lib = fs::read_to_string(root.join("caps/demo_host/src/lib.rs")).unwrap();
+        assert!(lib.contains("bindgen!") && lib.contains("pub use pylon::demo_host::demo_host::{Host, add_to_linker};"), "{lib}");
+        let glue = written.iter().find(|p| p.ends_with("gen/_demo_host_cap.c")).expect("glue written");
+        let c = fs::read_to_string(glue).unwrap();
+        assert!(c.contains("pylon_host_ready") && c.contains("\"pylon:demo-host/demo-host@0.1.0\""), "the glue does not check the interface");
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn good_name_is_written_and_a_late_failure_rolls_back() {
         let root = scratch_workspace("write");
         let layout = Layout::at(&root).unwrap();

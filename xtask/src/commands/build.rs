@@ -159,8 +159,13 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let mut cap_rows = Vec::new();
     for cap in &all_caps {
         let artifact = match components.iter().position(|c| c.name == cap.name) {
-            // A host cap's artifact is the WIT the core was built against.
-            _ if cap.kind == caps::Kind::Host => artifact(&cap.name, &cap.wit)?,
+            // A host cap's artifact is the WIT the core was built against, the embedder's
+            // contract: copied beside the components.
+            _ if cap.kind == caps::Kind::Host => {
+                let out = out.join("caps").join(format!("{}.wit", cap.name));
+                sync_tree(&cap.wit, &out, &[], &[])?;
+                artifact(&cap.name, &out)?
+            }
             Some(i) => {
                 let out = out.join("caps").join(format!("{}.wasm", cap.name));
                 copy_atomic(&cap_files[i], &out)?;

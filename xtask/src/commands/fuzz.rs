@@ -288,6 +288,11 @@ mod tests {
         let all = units(&root(), &caps, &exts, &plan, &[]).unwrap();
         for cap in &caps {
             let mine: Vec<&Unit> = all.iter().filter(|u| u.cap == cap.name).collect();
+            // The embedding application implements a host cap; the CLI the fuzzer drives has none.
+            if cap.kind == Kind::Host {
+                assert!(mine.is_empty(), "host cap `{}` is fuzzed through the CLI", cap.name);
+                continue;
+            }
             assert!(!mine.is_empty(), "cap `{}` is not fuzzed", cap.name);
             for unit in mine {
                 match &cap.ext {

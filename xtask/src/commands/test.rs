@@ -24,12 +24,20 @@ pub fn command(with_repro: bool) -> Result<()> {
     let step = Step::start("cargo test (workspace)");
     // The runner's tests build in release, sharing wasmtime with the runner binary.
     cmd!(&cargo, "test", "--workspace", "--exclude", "pylon").dir(&layout.root).run().context("cargo test failed")?;
-    cmd!(&cargo, "test", "--release", "-p", "pylon").dir(&layout.root).run().context("cargo test -p pylon failed")?;
     step.done();
 
     let args = BuildArgs::default();
     let built = build::build(&layout, &args)?;
     check_committed_manifest(&layout)?;
+    // After the build: the library's doc example runs a real sandbox of this build.
+    let step = Step::start("cargo test --release -p pylon (unit tests and the doc example)");
+    let wasm = layout.profile_dir(Profile::Release).join("pylon.wasm");
+    cmd!(&cargo, "test", "--release", "-p", "pylon")
+        .dir(&layout.root)
+        .env("PYLON_WASM", &wasm)
+        .run()
+        .context("cargo test -p pylon failed")?;
+    step.done();
 
     let report = verify::check(&layout.root, &built.manifest, Some(verify::DEFAULT_LINK));
     report.print()?;
@@ -38,7 +46,6 @@ pub fn command(with_repro: bool) -> Result<()> {
     }
 
     let runner = runner::build(&layout)?;
-    let wasm = layout.profile_dir(Profile::Release).join("pylon.wasm");
     let scratch = smoke_scratch(&layout);
     // Every smoke test on both starts: the snapshot, and the cold core beside it (run
     // directly, so that the runner has no snapshot to choose).
@@ -221,7 +228,12 @@ fn smoke_scratch(layout: &Layout) -> std::path::PathBuf {
 
 fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
     let copy = layout.root.join("target/add-cap-check/pylon");
-    let demos = [("demo_echo", caps::Kind::Static), ("demo_mux", caps::Kind::Mux), ("demo_link", caps::Kind::Dynlink)];
+    let demos = [
+        ("demo_echo", caps::Kind::Static),
+        ("demo_mux", caps::Kind::Mux),
+        ("demo_link", caps::Kind::Dynlink),
+        ("demo_host", caps::Kind::Host),
+    ];
     let step = Step::start(format!("add-cap of each kind in a copy of the workspace ({})", copy.display()));
     deps::remove_dir_if_exists(copy.parent().unwrap())?;
     repro::copy_sources(&layout.root, &copy)?;
@@ -249,6 +261,6 @@ fn add_cap_in_copy(layout: &Layout, runner: &std::path::Path) -> Result<()> {
     }
     step.done();
     deps::remove_dir_if_exists(copy.parent().unwrap())?;
-    println!("add-cap: demo_echo (static), demo_mux (mux), demo_link (dynlink) scaffolded, built, composed and imported in a copy of the workspace");
+    println!("add-cap: demo_echo (static), demo_mux (mux), demo_link (dynlink), demo_host (host) scaffolded, built, composed and imported in a copy of the workspace");
     Ok(())
 }

@@ -633,7 +633,7 @@ mod tests {
     fn kinds_are_those_of_caps() {
         let text = edited(0, "kind = \"static\"", "kind = \"bogus\"");
         assert!(
-            problems(&text).ends_with(&format!(":{}: cap[3].kind: unknown kind `bogus` (expected one of static, mux, dynlink)", line(&text, 0, "bogus"))),
+            problems(&text).ends_with(&format!(":{}: cap[5].kind: unknown kind `bogus` (expected one of static, mux, dynlink, host)", line(&text, 0, "bogus"))),
             "{}",
             problems(&text)
         );
@@ -659,7 +659,7 @@ mod tests {
             ("plan_name", "dynlink.plan_name"),
             ("[extra]", "extra"),
             ("mtime", "artifact[0].mtime"),
-            ("schema = 1\nversion", "cap[2].schema"),
+            ("schema = 1\nversion", "cap[3].schema"),
         ];
         let got = problems(&text);
         let lines: Vec<&str> = got.lines().skip(1).collect();
@@ -675,7 +675,7 @@ mod tests {
         let text = edited(0, "path = \"build/release/lib/python3.13/\"\n", "");
         assert!(problems(&text).ends_with(&format!(":{}: artifact[1].path: missing", line(&text, 1, "[[artifact]]"))), "{}", problems(&text));
         let text = edited(0, "name = \"zlib\"\n", "");
-        assert_eq!(problems(&text).lines().skip(1).collect::<Vec<_>>(), [format!("caps-manifest.toml:{}: cap[4].name: missing", line(&text, 4, "[[cap]]"))]);
+        assert_eq!(problems(&text).lines().skip(1).collect::<Vec<_>>(), [format!("caps-manifest.toml:{}: cap[6].name: missing", line(&text, 6, "[[cap]]"))]);
         let text = edited(0, "adapter = ", "# adapter = ");
         assert!(problems(&text).ends_with(&format!(":{}: pins.adapter: missing", line(&text, 0, "[pins]"))), "{}", problems(&text));
     }
