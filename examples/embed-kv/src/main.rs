@@ -2,7 +2,8 @@
 //!
 //! It provides a typed host cap (`example:kv/kv`: a `Store` resource kept on the host and an
 //! async `lookup`), registers an untyped bridge function, runs Python snippets that use
-//! both, shows a time limit stopping a busy loop and a memory limit raising `MemoryError`,
+//! both, shows a time limit stopping a busy loop, a memory limit raising `MemoryError`, an
+//! output cap, and a trapped sandbox that leaves the runtime serving,
 //! runs 100 sandboxes concurrently, and prints `embed-kv: ok` last when every check held
 //! (exit status 1 otherwise). Run it after `cargo xtask build`:
 //! `cargo run --release -p embed-kv`. With `--bench` it measures instead (what
@@ -190,6 +191,23 @@ async fn checks() -> Result<()> {
         .await?;
     ensure!(big.success() && big.stdout_text() == "MemoryError\n1048576\n", "memory limit: {big:?}");
     println!("memory limit: bytearray(1 GiB) under --max-memory 128M raised MemoryError (peak {} MiB)", big.peak_memory >> 20);
+
+    // Captured output past its cap stops the sandbox; what fit is kept.
+    let app = App { table: ResourceTable::new(), stores: stores.clone() };
+    let loud = rt.sandbox_with(app).capture_limit(1000).run(Program::source("while True: print('x' * 99)")).await?;
+    ensure!(
+        matches!(loud.stopped, Some(Stopped::OutputLimit { stream: "stdout", limit: 1000 })) && loud.stdout.len() == 1000,
+        "output limit: {:?}, {} bytes kept",
+        loud.stopped,
+        loud.stdout.len()
+    );
+    println!("output limit: an endless print stopped at its 1000-byte capture limit");
+
+    // A trap (CPython's abort) ends that sandbox only; the next one runs as usual.
+    let app = App { table: ResourceTable::new(), stores: stores.clone() };
+    let crashed = rt.sandbox_with(app).run(Program::source("import os; os.abort()")).await?;
+    ensure!(matches!(crashed.stopped, Some(Stopped::Trap { .. })) && crashed.exit_code == pylon::TRAP_EXIT, "abort: {crashed:?}");
+    check(&rt, &stores, "a sandbox after a trapped one", "print(6 * 7)", "42\n").await?;
 
     // A runtime that does not provide the cap: the module says which interface is missing.
     let bare = Runtime::<()>::builder().build()?;
