@@ -50,7 +50,7 @@ pub(crate) fn human_bytes(n: u64) -> String {
     for (unit, size) in UNITS {
         if n >= size {
             let v = n as f64 / size as f64;
-            return if n % size == 0 { format!("{} {unit}", n / size) } else { format!("{v:.1} {unit}") };
+            return if n.is_multiple_of(size) { format!("{} {unit}", n / size) } else { format!("{v:.1} {unit}") };
         }
     }
     format!("{n} bytes")

@@ -260,7 +260,6 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// `cargo xtask bench`.
-
 pub fn command(runs: usize) -> Result<()> {
     let layout = Layout::from_env()?;
     let args = BuildArgs::default();

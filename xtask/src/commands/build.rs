@@ -401,7 +401,6 @@ pub struct BuildArgs {
 }
 
 /// `cargo xtask build`.
-
 pub fn command(args: &BuildArgs) -> Result<()> {
     let layout = Layout::from_env()?;
     build(&layout, args)?;

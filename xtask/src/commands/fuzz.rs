@@ -263,7 +263,6 @@ pub fn clock_seed() -> u64 {
 }
 
 /// `cargo xtask fuzz-caps`.
-
 pub fn command(calls: u32, seed: Option<u64>, caps: &[String]) -> Result<()> {
     let layout = Layout::from_env()?;
     build::build(&layout, &BuildArgs::default())?;

@@ -33,7 +33,6 @@ pub fn deps(check_only: bool) -> Result<()> {
 }
 
 /// `cargo xtask gen`.
-
 pub fn generate(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
     let (caps, exts) = caps::discover(&layout.root)?;
@@ -49,7 +48,6 @@ pub fn generate(check_only: bool) -> Result<()> {
 }
 
 /// `cargo xtask run`.
-
 pub fn run(args: &BuildArgs, pylon_args: &[OsString]) -> Result<ExitCode> {
     let layout = Layout::from_env()?;
     build::build(&layout, args)?;

@@ -72,7 +72,6 @@ pub fn copy_sources(root: &Path, to: &Path) -> Result<()> {
 }
 
 /// `cargo xtask repro`.
-
 pub fn command() -> Result<()> {
     let layout = Layout::from_env()?;
     let args = BuildArgs::default();

@@ -337,7 +337,6 @@ fn check_link(root: &Path, path: &str, pylon: Option<&Artifact>) -> Link {
 }
 
 /// `cargo xtask verify`.
-
 pub fn command(profile: Profile, json: bool) -> anyhow::Result<ExitCode> {
     let layout = Layout::from_env()?;
     let manifest = Manifest::load(&layout.manifest_path(profile))?;

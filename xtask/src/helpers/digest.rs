@@ -156,6 +156,37 @@ pub fn pending_path(path: &Path) -> std::path::PathBuf {
     path.with_file_name(name)
 }
 
+
+/// The digest of a directory tree: the sha256 of its listing, one line per entry in sorted
+/// order (`<sha256>  <path>` for a file, `dir  <path>/` for a directory), with the total
+/// size of its files. A symlink, FIFO or device in the tree is refused: none is ever built.
+pub fn sha256_tree(dir: &Path) -> Result<(String, u64)> {
+    let mut listing = String::new();
+    let mut size = 0;
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name().min_depth(1) {
+        let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
+        let rel = entry.path().strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            listing.push_str(&format!("dir  {rel}/\n"));
+        } else if kind.is_file() {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+                .open(entry.path())
+                .with_context(|| format!("cannot open {}", entry.path().display()))?;
+            let meta = file.metadata()?;
+            anyhow::ensure!(meta.is_file(), "{} is not a regular file", entry.path().display());
+            size += meta.len();
+            let sha = sha256_reader(file).with_context(|| format!("cannot read {}", entry.path().display()))?;
+            listing.push_str(&format!("{sha}  {rel}\n"));
+        } else {
+            anyhow::bail!("{} is not a regular file or directory", entry.path().display());
+        }
+    }
+    Ok((hex(&Sha256::digest(listing.as_bytes())), size))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,34 +244,4 @@ mod tests {
         assert_ne!(key(&[("a", "bc")]), key(&[("ab", "c")]));
         assert_eq!(key(&[("a", "b")]), key(&[("a", "b")]));
     }
-}
-
-/// The digest of a directory tree: the sha256 of its listing, one line per entry in sorted
-/// order (`<sha256>  <path>` for a file, `dir  <path>/` for a directory), with the total
-/// size of its files. A symlink, FIFO or device in the tree is refused: none is ever built.
-pub fn sha256_tree(dir: &Path) -> Result<(String, u64)> {
-    let mut listing = String::new();
-    let mut size = 0;
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name().min_depth(1) {
-        let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
-        let rel = entry.path().strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
-        let kind = entry.file_type();
-        if kind.is_dir() {
-            listing.push_str(&format!("dir  {rel}/\n"));
-        } else if kind.is_file() {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-                .open(entry.path())
-                .with_context(|| format!("cannot open {}", entry.path().display()))?;
-            let meta = file.metadata()?;
-            anyhow::ensure!(meta.is_file(), "{} is not a regular file", entry.path().display());
-            size += meta.len();
-            let sha = sha256_reader(file).with_context(|| format!("cannot read {}", entry.path().display()))?;
-            listing.push_str(&format!("{sha}  {rel}\n"));
-        } else {
-            anyhow::bail!("{} is not a regular file or directory", entry.path().display());
-        }
-    }
-    Ok((hex(&Sha256::digest(listing.as_bytes())), size))
 }
