@@ -387,7 +387,7 @@ fn read_index(index_file: &Path, wasm: &Path, stamp: &Stamp) -> Option<String> {
 /// the compiled file without being part of that hash (measured: changing
 /// `memory_guaranteed_dense_image_size` kept the key, and the old artifact then copied the
 /// snapshot's memory into every instance instead of mapping it). Bump it with `runtime::engine`.
-pub const ENGINE_SETTINGS: &str = "pylon-engine-v3: dense image 64 MiB, epoch interruption";
+pub const ENGINE_SETTINGS: &str = "pylon-engine-v3: dense image 64 MiB";
 
 fn engine_key(engine: &Engine) -> String {
     let mut h = ShaHasher(Sha256::new());

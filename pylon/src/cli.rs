@@ -54,7 +54,8 @@ Runner options (must come before everything else):
   --max-memory SIZE     cap the guest's memory (all its linear memories together)
                         at SIZE bytes, with a K, M or G suffix (128M, 2G): past it
                         allocations fail as Python's MemoryError
-  --precompile          compile the component (and the cold core beside it) into
+  --precompile          compile the component (and the cold core beside it; the
+                        snapshot also with the epoch checks --timeout needs) into
                         the compiled-code cache and exit without running Python;
                         `cargo xtask build` and `run` do this after each build
   --no-snapshot         start the cold core (pylon-cold.wasm beside the component)

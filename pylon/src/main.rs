@@ -58,7 +58,8 @@ fn real_main() -> i32 {
             return 2;
         }
     };
-    let mut builder = Runtime::<()>::builder().lazy();
+    // Epoch checks cost pure-Python speed: compiled in only when a time limit needs them.
+    let mut builder = Runtime::<()>::builder().lazy().interruptible(opts.timeout.is_some());
     if let Some(wasm) = &opts.wasm {
         builder = builder.component(wasm);
     }
@@ -106,13 +107,14 @@ fn real_main() -> i32 {
 fn precompile(wasm: Option<&str>) -> i32 {
     match pylon::precompile(wasm.map(std::path::Path::new)) {
         Ok(done) => {
-            for (path, how, took) in done {
+            for (path, interruptible, how, took) in done {
                 let what = match how {
                     CompiledCode::Cached => "cached",
                     CompiledCode::Compiled => "compiled",
                     CompiledCode::Uncached => "compiled (no cache directory: nothing kept)",
                 };
-                println!("pylon: {what} {} in {took:.1?}", path.display());
+                let kind = if interruptible { " (interruptible, for time limits)" } else { "" };
+                println!("pylon: {what} {}{kind} in {took:.1?}", path.display());
             }
             0
         }

@@ -33,16 +33,19 @@ pub(crate) const ALLOW_BLOCKING: bool = true;
 /// getpath finds `lib/python3.13/os.py` upward from `argv[0]`, `/usr/local/bin/python3.13`.
 pub(crate) const GUEST_STDLIB: &str = "/usr/local/lib";
 
-/// The one engine configuration of every run (and of [`precompile`], whose output it loads).
-pub(crate) fn engine() -> Result<Engine> {
+/// The engine configuration of every run (and of [`precompile`], whose output it loads):
+/// with `interruptible`, compiled code checks the epoch (time limits); wasmtime's
+/// compatibility hash covers that setting, so both kinds of code live side by side in the cache.
+pub(crate) fn engine(interruptible: bool) -> Result<Engine> {
     let mut config = Config::new();
     config.max_wasm_stack(MAX_WASM_STACK);
     // The guest runs on a fiber stack (every call is async): room for `max_wasm_stack` plus
     // the host calls on top of it.
     config.async_stack_size(MAX_WASM_STACK + (1 << 20));
     // Time limits and fair sharing of threads among sandboxes: compiled code checks the
-    // epoch at function entries and loop back-edges (part of `cache::ENGINE_SETTINGS`).
-    config.epoch_interruption(true);
+    // epoch at function entries and loop back-edges. Measured on CPython's eval loop: 20-50 %
+    // slower (see `RuntimeBuilder::interruptible`).
+    config.epoch_interruption(interruptible);
     // The snapshot's memory image (CPython's heap after init, tens of MiB) is mapped
     // copy-on-write from the compiled file only when wasmtime treats it as dense; past the
     // default 16 MiB it would be copied into every instance instead. (Part of
@@ -73,18 +76,22 @@ impl From<cache::Outcome> for CompiledCode {
 }
 
 /// Compiles the component at `wasm` (default: found as [`RuntimeBuilder::component`]
-/// describes) and the cold core beside it into the compiled-code cache, so that the first
-/// sandbox after a build does not compile for seconds. Returns each file, how it was
-/// obtained and how long that took.
-pub fn precompile(wasm: Option<&Path>) -> Result<Vec<(PathBuf, CompiledCode, Duration)>> {
+/// describes) into the compiled-code cache, so that the first sandbox after a build does not
+/// compile for seconds: the snapshot with and without epoch checks, the cold core without.
+/// Returns each file, whether that code is interruptible, how it was obtained and how long
+/// that took.
+pub fn precompile(wasm: Option<&Path>) -> Result<Vec<(PathBuf, bool, CompiledCode, Duration)>> {
     let component = locate::find_component(wasm.map(|p| p.to_string_lossy().into_owned()).as_deref())?;
-    let engine = engine()?;
     let mut cache = cache::Cache::new(cache::default_dir());
     let mut done = Vec::new();
-    for path in std::iter::once(&component.wasm).chain(component.cold.as_ref()) {
-        let started = Instant::now();
-        let (_, outcome) = cache.load(&engine, path)?;
-        done.push((path.clone(), outcome.into(), started.elapsed()));
+    for interruptible in [false, true] {
+        let engine = engine(interruptible)?;
+        let cold = component.cold.as_ref().filter(|_| !interruptible);
+        for path in std::iter::once(&component.wasm).chain(cold) {
+            let started = Instant::now();
+            let (_, outcome) = cache.load(&engine, path)?;
+            done.push((path.clone(), interruptible, outcome.into(), started.elapsed()));
+        }
     }
     Ok(done)
 }
@@ -100,6 +107,7 @@ pub struct RuntimeBuilder<U: 'static> {
     hosts: Vec<(String, HostLink<U>)>,
     bridge: Bridge,
     preload: bool,
+    interruptible: bool,
 }
 
 impl<U: Send + 'static> RuntimeBuilder<U> {
@@ -152,6 +160,16 @@ impl<U: Send + 'static> RuntimeBuilder<U> {
         self
     }
 
+    /// Whether sandboxes can be stopped while they compute (default: yes). Interruptible
+    /// code checks wasmtime's epoch at every function entry and loop back-edge, which on
+    /// CPython's interpreter loop costs 20-50 % of pure-Python speed (measured side by side,
+    /// README); without it [`Sandbox::timeout`] is refused, and busy sandboxes do not yield
+    /// their thread to others. The `pylon` CLI turns it on only for `--timeout`.
+    pub fn interruptible(mut self, interruptible: bool) -> Self {
+        self.interruptible = interruptible;
+        self
+    }
+
     /// Loads only what the first sandbox needs, when it needs it (the CLI: one run, maybe
     /// on the cold core). Default: [`RuntimeBuilder::build`] loads and links the snapshot,
     /// so that its errors surface there.
@@ -166,7 +184,7 @@ impl<U: Send + 'static> RuntimeBuilder<U> {
         let component = locate::find_component(self.wasm.as_ref().map(|p| p.to_string_lossy().into_owned()).as_deref())?;
         let cache_dir = self.cache_dir.unwrap_or_else(cache::default_dir);
         let root = root::GuestRoot::prepare(cache_dir.as_deref()).context("cannot prepare the guest's root directory")?;
-        let engine = engine()?;
+        let engine = engine(self.interruptible)?;
         let mut protected = vec![
             guard::Protected::new("the Python component", &component.wasm),
             guard::Protected::new("the Python component", &component.named),
@@ -188,7 +206,8 @@ impl<U: Send + 'static> RuntimeBuilder<U> {
         let mut bridge = self.bridge;
         bridge.provided.insert(cap_host_bridge::INTERFACE.to_owned());
         let inner = Inner {
-            _ticker: Ticker::start(&engine),
+            _ticker: self.interruptible.then(|| Ticker::start(&engine)),
+            interruptible: self.interruptible,
             engine,
             component,
             cache_dir,
@@ -224,7 +243,14 @@ impl<U: 'static> Clone for Runtime<U> {
 impl<U: Send + 'static> Runtime<U> {
     /// Starts configuring a runtime.
     pub fn builder() -> RuntimeBuilder<U> {
-        RuntimeBuilder { wasm: None, cache_dir: None, hosts: Vec::new(), bridge: Bridge::default(), preload: true }
+        RuntimeBuilder {
+            wasm: None,
+            cache_dir: None,
+            hosts: Vec::new(),
+            bridge: Bridge::default(),
+            preload: true,
+            interruptible: true,
+        }
     }
 
     /// A new sandbox whose application state is `U::default()`.
@@ -276,7 +302,9 @@ pub(crate) struct Inner<U: 'static> {
     pub bridge: Arc<Bridge>,
     snapshot: OnceLock<Result<Core<U>, String>>,
     cold: OnceLock<Result<Core<U>, String>>,
-    _ticker: Ticker,
+    /// Compiled with epoch checks (time limits possible).
+    pub interruptible: bool,
+    _ticker: Option<Ticker>,
 }
 
 /// A compiled, linked component, ready to instantiate.

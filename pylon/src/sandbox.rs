@@ -183,7 +183,8 @@ impl<U: Send + 'static> Sandbox<U> {
     }
 
     /// Stops the sandbox ([`Stopped::TimeLimit`]) after `limit`, counted from the start of
-    /// instantiation, whether it computes or waits in a host or WASI call.
+    /// instantiation, whether it computes or waits in a host or WASI call. Needs an
+    /// interruptible runtime (the default; [`crate::RuntimeBuilder::interruptible`]).
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self
@@ -226,6 +227,9 @@ impl<U: Send + 'static> Sandbox<U> {
         let debug = std::env::var_os("PYLON_DEBUG_CACHE").is_some_and(|v| v != "0" && !v.is_empty());
         let runtime = self.runtime.clone();
         let inner = &runtime.inner;
+        if self.timeout.is_some() && !inner.interruptible {
+            bail!("a sandbox timeout needs an interruptible runtime (RuntimeBuilder::interruptible(true)): this one cannot stop running code");
+        }
         let prepared = self.prepare(program)?;
         let core = inner.core(matches!(prepared.start, Start::Cold(_)))?;
         if debug {
@@ -252,11 +256,13 @@ impl<U: Send + 'static> Sandbox<U> {
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Every tick: stop at the deadline, else let other sandboxes on this thread run.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| match deadline {
-            Some(d) if Instant::now() >= d => Err(wasmtime::Error::new(TimeLimitReached)),
-            _ => Ok(UpdateDeadline::Yield(1)),
-        });
+        if inner.interruptible {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| match deadline {
+                Some(d) if Instant::now() >= d => Err(wasmtime::Error::new(TimeLimitReached)),
+                _ => Ok(UpdateDeadline::Yield(1)),
+            });
+        }
         let mut instantiated = Duration::ZERO;
         let run = async {
             let command = core.pre.instantiate_async(&mut store).await?;
