@@ -57,22 +57,17 @@ pub(crate) struct BridgeHost(pub Arc<Bridge>);
 
 impl BridgeHost {
     fn decode(name: String, payload: &str) -> Result<BridgeCall, CallError> {
-        #[derive(Default)]
-        struct Payload {
-            args: Vec<Value>,
-            kwargs: Map<String, Value>,
-        }
         let value: Value = serde_json::from_str(payload).map_err(|e| CallError::Failed(format!("malformed payload: {e}")))?;
-        let mut p = Payload::default();
+        let mut call = BridgeCall { name, args: Vec::new(), kwargs: Map::new() };
         if let Value::Object(mut o) = value {
             if let Some(Value::Array(a)) = o.remove("args") {
-                p.args = a;
+                call.args = a;
             }
             if let Some(Value::Object(k)) = o.remove("kwargs") {
-                p.kwargs = k;
+                call.kwargs = k;
             }
         }
-        Ok(BridgeCall { name, args: p.args, kwargs: p.kwargs })
+        Ok(call)
     }
 }
 

@@ -335,8 +335,9 @@ impl<U: Send + 'static> Inner<U> {
         let (component, outcome) = cache.load(&self.engine, path)?;
         let host_imports = host_imports(&self.engine, &component);
         let mut linker = Linker::<SandboxState<U>>::new(&self.engine);
-        // The sync p2 linker includes `wasi:cli/exit.exit-with-code` (stable since WASI
-        // 0.2.12); the component's adapter reports 0..=255 through it.
+        // The async p2 linker (every run is async: host calls may be) includes
+        // `wasi:cli/exit.exit-with-code` (stable since WASI 0.2.12); the component's adapter
+        // reports 0..=255 through it.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;

@@ -17,7 +17,7 @@ use crate::{guard, limits, root, start};
 
 /// Guest path of the interpreter. CPython's getpath searches upward from `argv[0]`'s
 /// directory for `lib/python3.13/os.py`, which is why the stdlib is mounted at `/usr/local/lib`.
-pub const PYTHON_ARGV0: &str = "/usr/local/bin/python3.13";
+pub(crate) const PYTHON_ARGV0: &str = "/usr/local/bin/python3.13";
 
 /// What a sandbox runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
