@@ -112,6 +112,15 @@ enum Task {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Print how C is compiled and linked for the core (CC, CFLAGS, include dirs, defines,
+    /// AR, LDFLAGS, archives), as the build used them; builds first if stale.
+    Flags {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Print JSON (keys include `cc`, `cflags`, `ldflags`, `archives`).
+        #[arg(long)]
+        json: bool,
+    },
     /// The C compiler wrapper the CPython build calls (zig cc for wasm32-wasi).
     #[command(hide = true)]
     ZigCc {
@@ -141,6 +150,7 @@ fn main() -> ExitCode {
             commands::conformance::command(&suites, report.as_deref(), min_share).map(|_| ExitCode::SUCCESS)
         }
         Task::FuzzCaps { calls, seed, caps } => commands::fuzz::command(calls, seed, &caps).map(|_| ExitCode::SUCCESS),
+        Task::Flags { build, json } => commands::flags::command(&build, json).map(|_| ExitCode::SUCCESS),
         Task::Bench { runs } => commands::bench::command(runs).map(|_| ExitCode::SUCCESS),
     };
     match result {

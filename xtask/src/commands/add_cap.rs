@@ -854,6 +854,7 @@ mod tests {
             facades: install.iter().map(|i| Facade { source: i.to_string(), install: i.to_string() }).collect(),
             prewarm: vec![],
             fuzz: Default::default(),
+            native: None,
         };
         let exts = [ext("_uid_cap", &["ids/__init__.py", "ids/ulid.py"], &[]), ext("_hash", &[], &["hash"]), ext("_sqlite3_cap", &["_sqlite3.py"], &[])];
         let taken = Taken::new(&[], &exts, &["planned".to_owned()]);

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::helpers::cc::CoreToolchain;
 use crate::helpers::digest::{StageKey, copy_atomic, sha256_file, sha256_tree, sync_tree, write_atomic};
 use crate::helpers::layout::{Layout, Profile};
 use crate::helpers::progress::{self, Step};
@@ -12,7 +13,8 @@ use crate::stages::caps::{self, Cap, Ext};
 use crate::stages::component;
 use crate::stages::compose;
 use crate::stages::cpython::{self, WasiRecipe};
-use crate::stages::deps::{self, Inputs};
+use crate::stages::deps::{self, Inputs, remove_dir_if_exists};
+use crate::stages::native;
 use crate::stages::dynlink::{self, Plan};
 use crate::stages::extglue;
 use crate::stages::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins, SnapshotRow};
@@ -24,6 +26,10 @@ pub struct Built {
     pub inputs: Inputs,
     pub native_python: PathBuf,
     pub manifest: Manifest,
+    /// How C was compiled for the core, and what it was linked with (`cargo xtask flags`).
+    pub toolchain: CoreToolchain,
+    pub libraries: Vec<native::Library>,
+    pub wasi: cpython::WasiPython,
 }
 
 pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
@@ -35,13 +41,26 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     let plan = Plan::load(&layout.root, &plan_path(args))?.for_exts(&selected, &exts)?;
 
     let inputs = deps::prepare(layout, false)?;
-    let sqlite = cpython::sqlite_source(&layout.root)?;
-    let native = cpython::native(layout, &inputs, sqlite.as_ref(), args.force)?;
+    let toolchain = CoreToolchain::new(&inputs.zig, args.profile, inputs.pins.source_date_epoch)?;
+    // Each native extension's library, for the native build python and for the core.
+    let (mut host_libraries, mut libraries) = (Vec::new(), Vec::new());
+    for ext in &exts {
+        let Some(spec) = &ext.native else { continue };
+        let tree = native::locate(layout, &inputs, spec, &ext.module)?;
+        host_libraries.push(native::build(layout, &toolchain, spec, &tree, &ext.module, &ext.dir, native::Target::Host)?);
+        libraries.push(native::build(layout, &toolchain, spec, &tree, &ext.module, &ext.dir, native::Target::Wasi)?);
+    }
+    let native = cpython::native(layout, &inputs, &host_libraries, args.force)?;
     // Host caps are the embedder's: nothing to build or plug, their imports stay open.
     let components: Vec<caps::Cap> = selected.iter().filter(|c| c.kind.is_component()).cloned().collect();
     let cap_files = caps::build(layout, &components, &inputs.zig)?;
-    let glue = extglue::prepare(&exts, &generated)?;
-    let recipe = WasiRecipe { profile: args.profile, setup_local: &glue.setup_local, tree_files: &glue.tree_files };
+    let glue = extglue::prepare(&exts, &generated, &libraries)?;
+    let recipe = WasiRecipe {
+        profile: args.profile,
+        toolchain: &toolchain,
+        setup_local: &glue.setup_local,
+        tree_files: &glue.tree_files,
+    };
     let wasi = cpython::wasi(layout, &inputs, &native, &recipe, args.force)?;
 
     let stdlib = stdlib::package(
@@ -156,6 +175,14 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     if linker_bundle.is_some() {
         artifacts.push(artifact("linker", &linker_out)?);
     }
+    // The native libraries linked into the core, each as its own row.
+    let native_out = out.join("native");
+    remove_dir_if_exists(&native_out)?;
+    for library in &libraries {
+        let to = native_out.join(format!("lib{}.a", library.name));
+        copy_atomic(&library.archive, &to)?;
+        artifacts.push(artifact(&format!("native-{}", library.name), &to)?);
+    }
     let mut cap_rows = Vec::new();
     for cap in &all_caps {
         let artifact = match components.iter().position(|c| c.name == cap.name) {
@@ -188,6 +215,18 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
             serves: cap.serves.clone(),
             artifact,
         });
+    }
+    // A cap that left the workspace leaves no file behind in build/<profile>/caps/.
+    let kept: Vec<String> = cap_rows.iter().filter_map(|r| r.artifact.path.rsplit('/').find(|p| !p.is_empty()).map(str::to_owned)).collect();
+    if let Ok(entries) = fs::read_dir(out.join("caps")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !kept.contains(&name) {
+                let path = entry.path();
+                if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) }
+                    .with_context(|| format!("cannot remove the stale {}", path.display()))?;
+            }
+        }
     }
     let manifest = Manifest {
         profile: args.profile.name().to_owned(),
@@ -226,7 +265,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         started.elapsed().as_secs_f64(),
         manifest_path.display()
     );
-    Ok(Built { inputs, native_python: native.exe, manifest })
+    Ok(Built { inputs, native_python: native.exe, manifest, toolchain, libraries, wasi })
 }
 
 fn remove_file_if_exists(path: &Path) -> Result<()> {

@@ -55,6 +55,7 @@ pub const DEFAULT_SWEEP: &[&str] = &[
     "test_zlib", "test_gzip", "test_zipfile", "test_tarfile", "test_zipimport", "test_shutil", "test_json",
     "test_csv", "test_pickle", "test_re", "test_io", "test_os", "test_unittest", "test_logging", "test_tempfile",
     "test_pathlib", "test_datetime", "test_decimal", "test_hashlib", "test_random", "test_uuid", "test_sqlite3",
+    "test_bz2", "test_lzma",
     "test_asyncio", "test_socket",
 ];
 

@@ -5,6 +5,7 @@ pub mod add_cap;
 pub mod bench;
 pub mod build;
 pub mod conformance;
+pub mod flags;
 pub mod fuzz;
 pub mod repro;
 pub mod sandbox;
@@ -26,7 +27,7 @@ use crate::stages::{caps, deps, extglue};
 pub fn deps(check_only: bool) -> Result<()> {
     let layout = Layout::from_env()?;
     let inputs = deps::prepare(&layout, check_only)?;
-    for pin in [&inputs.pins.zig, &inputs.pins.cpython] {
+    for pin in inputs.pins.all() {
         println!("{}: {} {} sha256 {} OK", pin.name, pin.package, pin.version, pin.sha256);
     }
     Ok(())

@@ -24,13 +24,15 @@ pub fn check(layout: &Layout, first: &Built) -> Result<()> {
     let xtask = std::env::current_exe()?;
     let pins = &first.inputs.pins;
     let downloads = layout.downloads();
-    cmd!(xtask, "build")
+    let mut second_build = cmd!(xtask, "build")
         .env("CARGO_MANIFEST_DIR", checkout.join("xtask"))
-        .env("PYLON_CACHE_DIR", base.join("cache"))
-        .env(pins.zig.local_env.as_deref().unwrap_or("PYLON_ZIG_WHEEL"), downloads.join(&pins.zig.file))
-        .env(pins.cpython.local_env.as_deref().unwrap_or("PYLON_CPYTHON_TARBALL"), downloads.join(&pins.cpython.file))
-        .run()
-        .context("the second build failed")?;
+        .env("PYLON_CACHE_DIR", base.join("cache"));
+    for pin in pins.all() {
+        if let Some(var) = &pin.local_env {
+            second_build = second_build.env(var, downloads.join(&pin.file));
+        }
+    }
+    second_build.run().context("the second build failed")?;
     let second = Manifest::load(&checkout.join("caps-manifest.toml"))?;
     step.done();
 

@@ -12,6 +12,46 @@ pub const WRAPPER_RECIPE: &str =
 /// Set by the cpython stage in the environment of configure and make, and by `caps::build`.
 pub const ZIG_ENV: &str = "PYLON_ZIG";
 
+/// How C is compiled for the core: the one description the CPython build, the native
+/// libraries and `cargo xtask flags` all read, so that nothing built beside the build drifts.
+#[derive(Clone, Debug)]
+pub struct CoreToolchain {
+    /// The compiler command: this xtask binary's `zig-cc` wrapper.
+    pub cc: Vec<String>,
+    /// What the wrapper runs: `zig cc -target wasm32-wasi`.
+    pub wrapped: Vec<String>,
+    pub ar: Vec<String>,
+    pub ranlib: Vec<String>,
+    /// CPython's `OPT` for the profile (optimisation, NDEBUG, warnings).
+    pub opt: String,
+    /// The environment the compiler needs (which zig, its caches, the fixed build time).
+    pub env: Vec<(String, String)>,
+    /// Names everything above that decides the bytes (zig's key, wrapper, flags, epoch).
+    pub key: String,
+}
+
+impl CoreToolchain {
+    pub fn new(zig: &crate::stages::deps::Zig, profile: crate::helpers::layout::Profile, source_date_epoch: u64) -> anyhow::Result<CoreToolchain> {
+        use anyhow::Context;
+        let xtask = std::env::current_exe().context("cannot find the xtask binary for the zig-cc wrapper")?;
+        let zig_exe = zig.exe.display().to_string();
+        let mut env = vec![(ZIG_ENV.to_owned(), zig_exe.clone()), ("SOURCE_DATE_EPOCH".to_owned(), source_date_epoch.to_string())];
+        for (k, v) in zig.env() {
+            env.push((k.to_owned(), v.display().to_string()));
+        }
+        let opt = profile.opt_flags().to_owned();
+        Ok(CoreToolchain {
+            cc: vec![xtask.display().to_string(), "zig-cc".to_owned()],
+            wrapped: vec![zig_exe.clone(), "cc".to_owned(), "-target".to_owned(), "wasm32-wasi".to_owned()],
+            ar: vec![zig_exe.clone(), "ar".to_owned()],
+            ranlib: vec![zig_exe, "ranlib".to_owned()],
+            key: format!("zig {}; {WRAPPER_RECIPE}; OPT {opt}; epoch {source_date_epoch}", zig.key),
+            opt,
+            env,
+        })
+    }
+}
+
 pub fn zig_cc(args: Vec<OsString>) -> ExitCode {
     let Some(zig) = std::env::var_os(ZIG_ENV) else {
         eprintln!("xtask zig-cc: ${ZIG_ENV} is not set (this wrapper is run by the CPython build)");

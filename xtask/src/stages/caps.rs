@@ -103,6 +103,9 @@ pub struct Ext {
     pub prewarm: Vec<String>,
     /// Its `[fuzz]` table: hints for the random-call fuzzer (see `crate::commands::fuzz`).
     pub fuzz: toml_edit::Table,
+    /// Its `[native]` table: the extension is CPython's own C module over a static native
+    /// library compiled into the core (see `crate::stages::native`).
+    pub native: Option<crate::stages::native::NativeSpec>,
 }
 
 #[derive(Clone, Debug)]
@@ -281,7 +284,20 @@ fn load_ext(path: &Path) -> Result<Ext> {
         None => toml_edit::Table::new(),
         Some(item) => item.as_table().cloned().ok_or_else(|| anyhow!("{}: `fuzz` must be a table", path.display()))?,
     };
-    Ok(Ext { module, caps: strings("caps"), sources, links: strings("links"), facades, prewarm: strings("prewarm"), fuzz, dir })
+    let native = match doc.get("native") {
+        None => None,
+        Some(item) => {
+            let table = item.as_table().ok_or_else(|| anyhow!("{}: `native` must be a table", path.display()))?;
+            Some(crate::stages::native::parse(table, path, &dir)?)
+        }
+    };
+    let caps = strings("caps");
+    ensure!(
+        native.is_none() || (caps.is_empty() && strings("links").is_empty() && sources.is_empty()),
+        "{}: a [native] extension is CPython's own module over its library: no `caps`, `links` or `sources`",
+        path.display()
+    );
+    Ok(Ext { module, caps, sources, links: strings("links"), facades, prewarm: strings("prewarm"), fuzz, native, dir })
 }
 
 /// Every static or mux cap names an ext that names it back; every id an ext links is

@@ -29,6 +29,16 @@ pub struct Pins {
     pub source_date_epoch: u64,
     pub zig: Pin,
     pub cpython: Pin,
+    /// Every other table: the sources of native C libraries, which extensions name by
+    /// table (`[native] source = { pin = "bzip2" }` in their ext.toml).
+    pub libraries: Vec<Pin>,
+}
+
+impl Pins {
+    /// Every pin, in the file's order of importance: zig, CPython, then the libraries.
+    pub fn all(&self) -> impl Iterator<Item = &Pin> {
+        [&self.zig, &self.cpython].into_iter().chain(&self.libraries)
+    }
 }
 
 /// The verified inputs, ready for the next stages.
@@ -41,6 +51,15 @@ pub struct Inputs {
     /// its copy of the source (whose `Lib/` becomes the stdlib tree). The native build
     /// python is the tarball as it is.
     pub cpython_patches: Vec<Patch>,
+    /// The verified file of each library pin (`Pins::libraries`), by table name.
+    pub library_files: Vec<(String, PathBuf)>,
+}
+
+impl Inputs {
+    /// The verified file of library pin `name`.
+    pub fn library_file(&self, name: &str) -> Option<&Path> {
+        self.library_files.iter().find(|(n, _)| n == name).map(|(_, p)| p.as_path())
+    }
 }
 
 /// The zig toolchain, unpacked and patched, with its caches inside its own directory so a
@@ -95,7 +114,13 @@ pub fn load_pins(layout: &Layout) -> Result<Pins> {
         .get("source_date_epoch")
         .and_then(|v| v.as_integer())
         .ok_or_else(|| anyhow!("{}: no integer `source_date_epoch`", path.display()))?;
-    Ok(Pins { source_date_epoch: source_date_epoch as u64, zig: pin("zig")?, cpython: pin("cpython")? })
+    let mut libraries = Vec::new();
+    for (name, item) in doc.iter() {
+        if item.is_table() && name != "zig" && name != "cpython" {
+            libraries.push(pin(name)?);
+        }
+    }
+    Ok(Pins { source_date_epoch: source_date_epoch as u64, zig: pin("zig")?, cpython: pin("cpython")?, libraries })
 }
 
 /// Fetches (unless `check_only`) and verifies every pin, then unpacks the toolchain.
@@ -105,7 +130,11 @@ pub fn prepare(layout: &Layout, check_only: bool) -> Result<Inputs> {
     let cpython_tarball = ensure_pin(layout, &pins.cpython, check_only)?;
     let zig = unpack_zig(layout, &pins.zig, &zig_wheel, check_only)?;
     let cpython_patches = load_patches(layout)?.into_iter().filter(|p| p.input == "cpython").collect();
-    Ok(Inputs { pins, zig, cpython_tarball, cpython_patches })
+    let mut library_files = Vec::new();
+    for pin in &pins.libraries {
+        library_files.push((pin.name.clone(), ensure_pin(layout, pin, check_only)?));
+    }
+    Ok(Inputs { pins, zig, cpython_tarball, cpython_patches, library_files })
 }
 
 /// The verified CPython tarball alone, fetched first if it is not cached: for what reads
@@ -210,12 +239,17 @@ fn fetch_with_apt_source(pin: &Pin, dir: &Path) -> Result<PathBuf> {
         .map(|key| format!("[signed-by={key}] "))
         .unwrap_or_default();
     fs::write(&list, format!("deb-src {signed_by}{} {suite} main\n", mirror.uri))?;
+    let empty_status = state.join("status");
+    fs::write(&empty_status, "")?;
     let opts = [
         format!("-oDir::Etc::SourceList={}", list.display()),
         "-oDir::Etc::SourceParts=/dev/null".to_owned(),
         format!("-oDir::State::Lists={}", state.join("lists").display()),
         format!("-oDir::Cache={}", state.join("cache").display()),
         "-oAPT::Sandbox::User=root".to_owned(),
+        // An empty package status: otherwise apt asks for the version of the source package
+        // that the installed binary came from (bookworm's bzip2, say), not the suite's.
+        format!("-oDir::State::status={}", empty_status.display()),
         "-qq".to_owned(),
     ];
     let mut update = opts.to_vec();
@@ -228,18 +262,23 @@ fn fetch_with_apt_source(pin: &Pin, dir: &Path) -> Result<PathBuf> {
     source.extend(["source".into(), "--download-only".into(), pin.package.clone()]);
     let src_dir = dir.join("src");
     fs::create_dir_all(&src_dir)?;
-    cmd("apt-get", &source)
+    // Only the pinned file counts: apt may fail on a file of the source package the pin
+    // does not need (a point release's .dsc gone from the pool while the .orig stays).
+    let out = cmd("apt-get", &source)
         .dir(&src_dir)
         .stdout_to_stderr()
+        .stderr_capture()
+        .unchecked()
         .run()
-        .with_context(|| format!("pin `{}`: `apt-get source --download-only {}` failed", pin.name, pin.package))?;
+        .with_context(|| format!("pin `{}`: cannot run `apt-get source`", pin.name))?;
     let file = src_dir.join(&pin.file);
     ensure!(
         file.exists(),
-        "pin `{}`: apt-get source did not fetch {} (found: {}); has {suite} moved to another version?",
+        "pin `{}`: apt-get source did not fetch {} (found: {}; apt said: {}); has {suite} moved to another version?",
         pin.name,
         pin.file,
-        list_dir(&src_dir).join(", ")
+        list_dir(&src_dir).join(", "),
+        String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(file)
 }

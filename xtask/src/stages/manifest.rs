@@ -585,7 +585,7 @@ mod tests {
             format!("caps-manifest.toml is not a valid manifest:\ncaps-manifest.toml:{}: schema: expected an integer, found a string", line(&text, 0, "schema ="))
         );
         for (nth, from, to, key, what) in [
-            (6, "size = ", "size = \"7\" #", "cap[0].size", "expected an integer, found a string"),
+            (9, "size = ", "size = \"7\" #", "cap[0].size", "expected an integer, found a string"),
             (0, "size = ", "size = 1.5 #", "artifact[0].size", "expected an integer, found a float"),
             (2, "interfaces = [", "interfaces = \"pylon:ids\" #", "cap[2].interfaces", "expected an array of strings, found a string"),
             (0, "source_date_epoch = ", "source_date_epoch = \"now\" #", "pins.source_date_epoch", "expected an integer, found a string"),
@@ -675,7 +675,7 @@ mod tests {
         let text = edited(0, "path = \"build/release/lib/python3.13/\"\n", "");
         assert!(problems(&text).ends_with(&format!(":{}: artifact[1].path: missing", line(&text, 1, "[[artifact]]"))), "{}", problems(&text));
         let text = edited(0, "name = \"zlib\"\n", "");
-        assert_eq!(problems(&text).lines().skip(1).collect::<Vec<_>>(), [format!("caps-manifest.toml:{}: cap[6].name: missing", line(&text, 6, "[[cap]]"))]);
+        assert_eq!(problems(&text).lines().skip(1).collect::<Vec<_>>(), [format!("caps-manifest.toml:{}: cap[5].name: missing", line(&text, 5, "[[cap]]"))]);
         let text = edited(0, "adapter = ", "# adapter = ");
         assert!(problems(&text).ends_with(&format!(":{}: pins.adapter: missing", line(&text, 0, "[pins]"))), "{}", problems(&text));
     }

@@ -1,6 +1,6 @@
 //! The build pipeline, one module per stage, in the order data flows:
 //!
-//! `deps → cpython (+ native) → stdlib → snapshot → caps → extglue → component → dynlink →
+//! `deps → native → cpython (+ native build python) → stdlib → snapshot → caps → extglue → component → dynlink →
 //! compose → manifest`
 //!
 //! Each stage takes typed inputs, writes one output (a cache directory or file named by
@@ -10,6 +10,8 @@
 
 /// Pinned inputs: fetch, check sha256, unpack zig, apply `deps/patches.toml`.
 pub mod deps;
+/// Native C libraries (SQLite, libbz2, liblzma) as static archives for CPython's own modules.
+pub mod native;
 /// CPython: the native build python, then the WASI `python.wasm` with the extensions.
 pub mod cpython;
 /// The stdlib tree the guest mounts: sources and unchecked-hash bytecode.

@@ -3,7 +3,7 @@
 # native-after: import sqlite3; c = sqlite3.connect('pylon.db'); rows = c.execute('select n, sq, name from squares order by n').fetchall(); assert rows == [(i, i * i, 'n%d' % i) for i in range(1000)], rows[:3]; assert c.execute('pragma integrity_check').fetchone() == ('ok',); open('native-read.txt', 'w').write('native read %d rows' % len(rows))
 # host-file: native-read.txt = native read 1000 rows
 # host-file: pylon-read.txt = pylon read 5 rows
-# sqlite3 through the cap: CPython's own sqlite3 package over the _sqlite3 facade; database
+# sqlite3 in the core: CPython's own _sqlite3 over SQLite compiled into pylon; database
 # files in a mounted directory, read and written by the native CPython too.
 import sqlite3
 
@@ -24,6 +24,25 @@ with con:
     con.executemany("insert into squares values (?, ?, ?)", ((i, i * i, f"n{i}") for i in range(1000)))
 assert con.execute("select count(*), sum(sq) from squares").fetchone() == (1000, sum(i * i for i in range(1000)))
 con.close()
+
+# Locks between the connections of one instance (WASI has no fcntl locks; see
+# cpython-ext/_sqlite3/wasi_vfs.c): a second writer is refused, a reader sees the last commit.
+a = sqlite3.connect("/data/lock.db", timeout=0, isolation_level=None)
+b = sqlite3.connect("/data/lock.db", timeout=0, isolation_level=None)
+a.execute("create table l(x)")
+a.execute("begin immediate")
+a.execute("insert into l values (1)")
+try:
+    b.execute("begin immediate")
+except sqlite3.OperationalError as e:
+    assert "locked" in str(e), e
+else:
+    raise AssertionError("two writers at once")
+assert b.execute("select count(*) from l").fetchone() == (0,)
+a.execute("commit")
+assert b.execute("select count(*) from l").fetchone() == (1,)
+a.close()
+b.close()
 
 # :memory: needs no mount; DB-API behaviour.
 con = sqlite3.connect(":memory:")
@@ -81,11 +100,80 @@ third = sqlite3.connect(":memory:")
 third.deserialize(image)
 assert third.execute("select count(*) from d").fetchone() == (1,)
 
-# Callbacks from SQLite into Python cannot cross the component boundary.
+# Callbacks from SQLite into Python run inside sqlite3_step.
+con.create_function("twice", 1, lambda x: 2 * x, deterministic=True)
+assert con.execute("select twice(21), twice('ab')").fetchone() == (42, "abab")
+
+
+class Spread:
+    def __init__(self):
+        self.values = []
+
+    def step(self, value):
+        self.values.append(value)
+
+    def finalize(self):
+        return max(self.values) - min(self.values)
+
+
+con.create_aggregate("spread", 1, Spread)
+assert con.execute("select spread(score) from t").fetchone() == (0.5,)
+con.create_collation("reverse", lambda a, b: (a < b) - (a > b))
+assert [r[0] for r in con.execute("select name from t order by name collate reverse")] == ["bob", "ada"]
+
+
+class Sum:
+    def __init__(self):
+        self.total = 0
+
+    def step(self, value):
+        self.total += value
+
+    def inverse(self, value):
+        self.total -= value
+
+    def value(self):
+        return self.total
+
+    def finalize(self):
+        return self.total
+
+
+con.create_window_function("wsum", 1, Sum)
+rows = con.execute("select x, wsum(x) over (order by x rows between 1 preceding and current row) from "
+                   "(select 1 as x union all select 2 union all select 3)").fetchall()
+assert rows == [(1, 1), (2, 3), (3, 5)], rows
+
+
+def authorizer(action, arg1, arg2, db_name, trigger):
+    return sqlite3.SQLITE_DENY if arg1 == "secret" else sqlite3.SQLITE_OK
+
+
+con.set_authorizer(authorizer)
+con.execute("create table secret(x)")
 try:
-    con.create_function("f", 1, lambda x: x)
-except sqlite3.NotSupportedError as e:
-    assert "cannot call back into Python" in str(e)
+    con.execute("select * from secret")
+except sqlite3.DatabaseError as e:
+    assert "not authorized" in str(e), e
 else:
-    raise AssertionError("create_function was accepted")
+    raise AssertionError("the authorizer was not asked")
+con.set_authorizer(None)
+steps = []
+con.set_progress_handler(lambda: steps.append(1), 100)
+con.execute("with recursive c(x) as (select 1 union all select x + 1 from c limit 10000) select count(*) from c").fetchone()
+assert steps, "the progress handler never ran"
+con.set_progress_handler(None, 0)
+
+
+def boom(x):
+    raise ValueError("from Python")
+
+
+con.create_function("boom", 1, boom)
+try:
+    con.execute("select boom(1)").fetchone()
+except sqlite3.OperationalError as e:
+    assert "user-defined function raised exception" in str(e), e
+else:
+    raise AssertionError("an exception in a function was swallowed")
 print("sqlite3 ok", sqlite3.sqlite_version)

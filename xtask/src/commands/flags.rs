@@ -1,0 +1,180 @@
+//! `cargo xtask flags [--json]`: how C is compiled and linked for the core, for code built
+//! outside the build (out-of-tree caps, Rust guests linking libpython). Everything comes
+//! from what the build itself used: the toolchain (`helpers::cc::CoreToolchain`), the native
+//! libraries' stages, and the variables the WASI tree's make ran with (its sysconfig data,
+//! read back by the native build python), so the two cannot drift.
+
+use anyhow::{Context, Result, ensure};
+use std::path::Path;
+
+use crate::commands::build::{self, BuildArgs, Built};
+use crate::helpers::layout::Layout;
+use crate::stages::cpython::SYSCONFIGDATA;
+
+/// The flags of one build, as `--json` prints them.
+#[derive(Debug)]
+pub struct Flags {
+    pub profile: String,
+    /// The compiler command (the xtask's zig wrapper); `cc_wraps` is what it runs.
+    pub cc: String,
+    pub cc_wraps: String,
+    pub cflags: Vec<String>,
+    pub cppflags: Vec<String>,
+    pub include_dirs: Vec<String>,
+    pub defines: Vec<String>,
+    pub ar: String,
+    pub ldflags: Vec<String>,
+    /// Static archives the core links, in link order: libpython, CPython's bundled
+    /// libraries, the native libraries, pylon's wasi-libc additions.
+    pub archives: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub native_libraries: Vec<NativeRow>,
+}
+
+#[derive(Debug)]
+pub struct NativeRow {
+    pub module: String,
+    pub library: String,
+    pub archive: String,
+    pub include_dir: String,
+    pub source: String,
+    pub cflags: Vec<String>,
+}
+
+impl Flags {
+    pub fn to_json(&self) -> serde_json::Value {
+        let libraries: Vec<serde_json::Value> = self
+            .native_libraries
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "module": l.module, "library": l.library, "archive": l.archive,
+                    "include_dir": l.include_dir, "source": l.source, "cflags": l.cflags,
+                })
+            })
+            .collect();
+        let env: serde_json::Map<String, serde_json::Value> =
+            self.env.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect();
+        serde_json::json!({
+            "profile": self.profile, "cc": self.cc, "cc_wraps": self.cc_wraps, "cflags": self.cflags,
+            "cppflags": self.cppflags, "include_dirs": self.include_dirs, "defines": self.defines,
+            "ar": self.ar, "ldflags": self.ldflags, "archives": self.archives, "env": env,
+            "native_libraries": libraries,
+        })
+    }
+}
+
+/// Reads the flags off a finished build.
+pub fn collect(built: &Built) -> Result<Flags> {
+    let tree = &built.wasi.dir;
+    let vars = sysconfig_vars(&built.native_python, &built.wasi.platlib.join(SYSCONFIGDATA))?;
+    let var = |name: &str| -> Vec<String> {
+        vars.get(name).and_then(|v| v.as_str()).map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+    };
+    let in_tree = |word: &str| -> String {
+        let word = word.trim_start_matches("$(srcdir)/").trim_start_matches("./");
+        if Path::new(word).is_absolute() { word.to_owned() } else { tree.join(word).display().to_string() }
+    };
+    let cflags = var("CFLAGS");
+    let cppflags = var("CPPFLAGS");
+    let mut include_dirs = vec![tree.display().to_string(), tree.join("Include").display().to_string()];
+    for word in cppflags.iter().chain(&cflags) {
+        if let Some(dir) = word.strip_prefix("-I") {
+            let dir = in_tree(dir);
+            if !include_dirs.contains(&dir) {
+                include_dirs.push(dir);
+            }
+        }
+    }
+    for library in &built.libraries {
+        include_dirs.push(library.include.display().to_string());
+    }
+    let defines: Vec<String> =
+        cflags.iter().chain(&cppflags).filter_map(|w| w.strip_prefix("-D")).map(str::to_owned).collect();
+    let mut ldflags = var("LDFLAGS");
+    ldflags.extend(var("LDFLAGS_NODIST"));
+    ldflags.extend(var("LINKFORSHARED"));
+    // libpython first, then every archive make linked python.wasm with (MODLIBS: the native
+    // libraries and CPython's bundled mpdecimal, expat, HACL; LIBS: wasi-posix).
+    let mut archives = vec![tree.join(vars.get("LIBRARY").and_then(|v| v.as_str()).unwrap_or("libpython3.13.a")).display().to_string()];
+    for name in ["MODLIBS", "LIBS", "SYSLIBS"] {
+        for word in var(name).iter().filter(|w| w.ends_with(".a")) {
+            let path = in_tree(word);
+            if !archives.contains(&path) {
+                archives.push(path);
+            }
+        }
+    }
+    for path in &archives {
+        ensure!(Path::new(path).is_file(), "the build links {path}, which is not there (was the cache pruned? run `cargo xtask build`)");
+    }
+    let tc = &built.toolchain;
+    Ok(Flags {
+        profile: built.manifest.profile.clone(),
+        cc: tc.cc.join(" "),
+        cc_wraps: tc.wrapped.join(" "),
+        cflags,
+        cppflags,
+        include_dirs,
+        defines,
+        ar: tc.ar.join(" "),
+        ldflags,
+        archives,
+        env: tc.env.clone(),
+        native_libraries: built
+            .libraries
+            .iter()
+            .map(|l| NativeRow {
+                module: l.module.clone(),
+                library: l.name.clone(),
+                archive: l.archive.display().to_string(),
+                include_dir: l.include.display().to_string(),
+                source: l.source_label.clone(),
+                cflags: l.cflags.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// The `build_time_vars` of the WASI build's sysconfig data, as JSON, read by the native
+/// build python (the file is Python source).
+fn sysconfig_vars(python: &Path, data: &Path) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let code = "import json, runpy, sys; print(json.dumps(runpy.run_path(sys.argv[1])['build_time_vars']))";
+    let text = duct::cmd!(python, "-c", code, data)
+        .read()
+        .with_context(|| format!("cannot read the build's sysconfig data {}", data.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).context("the sysconfig data is not a dict")?;
+    value.as_object().cloned().context("the sysconfig data is not a dict")
+}
+
+fn shell_words(words: &[String]) -> String {
+    words.iter().map(|w| if w.contains([' ', '"', '\'']) { format!("'{w}'") } else { w.clone() }).collect::<Vec<_>>().join(" ")
+}
+
+/// `cargo xtask flags`.
+pub fn command(args: &BuildArgs, json: bool) -> Result<()> {
+    let layout = Layout::from_env()?;
+    let built = build::build(&layout, args)?;
+    let flags = collect(&built)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&flags.to_json())?);
+        return Ok(());
+    }
+    println!("# The C toolchain of the {} core, as `cargo xtask build` used it.", flags.profile);
+    println!("CC={}", flags.cc);
+    println!("# CC runs: {}", flags.cc_wraps);
+    println!("CFLAGS={}", shell_words(&flags.cflags));
+    println!("CPPFLAGS={}", shell_words(&flags.cppflags));
+    println!("INCLUDE_DIRS={}", shell_words(&flags.include_dirs));
+    println!("DEFINES={}", shell_words(&flags.defines));
+    println!("AR={}", flags.ar);
+    println!("LDFLAGS={}", shell_words(&flags.ldflags));
+    println!("ARCHIVES={}", shell_words(&flags.archives));
+    for (k, v) in &flags.env {
+        println!("{k}={v}");
+    }
+    for l in &flags.native_libraries {
+        println!("# {} over lib{}.a ({}): {}", l.module, l.library, l.source, l.archive);
+    }
+    Ok(())
+}
