@@ -120,6 +120,10 @@ enum Task {
         /// Print JSON (keys include `cc`, `cflags`, `ldflags`, `archives`).
         #[arg(long)]
         json: bool,
+        /// First compile a C file using Python.h and every native library's header with
+        /// these flags, and archive it with AR (fails if the flags are not enough).
+        #[arg(long)]
+        check: bool,
     },
     /// The C compiler wrapper the CPython build calls (zig cc for wasm32-wasi).
     #[command(hide = true)]
@@ -150,7 +154,7 @@ fn main() -> ExitCode {
             commands::conformance::command(&suites, report.as_deref(), min_share).map(|_| ExitCode::SUCCESS)
         }
         Task::FuzzCaps { calls, seed, caps } => commands::fuzz::command(calls, seed, &caps).map(|_| ExitCode::SUCCESS),
-        Task::Flags { build, json } => commands::flags::command(&build, json).map(|_| ExitCode::SUCCESS),
+        Task::Flags { build, json, check } => commands::flags::command(&build, json, check).map(|_| ExitCode::SUCCESS),
         Task::Bench { runs } => commands::bench::command(runs).map(|_| ExitCode::SUCCESS),
     };
     match result {

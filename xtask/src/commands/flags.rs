@@ -18,8 +18,8 @@ pub struct Flags {
     /// The compiler command (the xtask's zig wrapper); `cc_wraps` is what it runs.
     pub cc: String,
     pub cc_wraps: String,
+    /// The flags of the core's built-in modules, without their `-I` and `-D` (below).
     pub cflags: Vec<String>,
-    pub cppflags: Vec<String>,
     pub include_dirs: Vec<String>,
     pub defines: Vec<String>,
     pub ar: String,
@@ -57,7 +57,7 @@ impl Flags {
             self.env.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect();
         serde_json::json!({
             "profile": self.profile, "cc": self.cc, "cc_wraps": self.cc_wraps, "cflags": self.cflags,
-            "cppflags": self.cppflags, "include_dirs": self.include_dirs, "defines": self.defines,
+            "include_dirs": self.include_dirs, "defines": self.defines,
             "ar": self.ar, "ldflags": self.ldflags, "archives": self.archives, "env": env,
             "native_libraries": libraries,
         })
@@ -73,26 +73,31 @@ pub fn collect(built: &Built) -> Result<Flags> {
     };
     let in_tree = |word: &str| -> String {
         let word = word.trim_start_matches("$(srcdir)/").trim_start_matches("./");
-        if Path::new(word).is_absolute() { word.to_owned() } else { tree.join(word).display().to_string() }
+        match word {
+            "." | "" => tree.display().to_string(),
+            _ if Path::new(word).is_absolute() => word.to_owned(),
+            _ => tree.join(word).display().to_string(),
+        }
     };
-    let cflags = var("CFLAGS");
-    let cppflags = var("CPPFLAGS");
-    let mut include_dirs = vec![tree.display().to_string(), tree.join("Include").display().to_string()];
-    for word in cppflags.iter().chain(&cflags) {
-        if let Some(dir) = word.strip_prefix("-I") {
-            let dir = in_tree(dir);
-            if !include_dirs.contains(&dir) {
-                include_dirs.push(dir);
-            }
+    // What the build compiles the core's built-in modules with (an out-of-tree cap's
+    // extension is one): flags, then its include dirs and defines apart, each once.
+    let (mut cflags, mut include_dirs, mut defines) = (Vec::<String>::new(), Vec::<String>::new(), Vec::<String>::new());
+    for word in var("PY_BUILTIN_MODULE_CFLAGS") {
+        let (list, item) = if let Some(dir) = word.strip_prefix("-I") {
+            (&mut include_dirs, in_tree(dir))
+        } else if let Some(define) = word.strip_prefix("-D") {
+            (&mut defines, define.to_owned())
+        } else {
+            (&mut cflags, word)
+        };
+        if !list.contains(&item) {
+            list.push(item);
         }
     }
     for library in &built.libraries {
         include_dirs.push(library.include.display().to_string());
     }
-    let defines: Vec<String> =
-        cflags.iter().chain(&cppflags).filter_map(|w| w.strip_prefix("-D")).map(str::to_owned).collect();
-    let mut ldflags = var("LDFLAGS");
-    ldflags.extend(var("LDFLAGS_NODIST"));
+    let mut ldflags = var("PY_CORE_LDFLAGS");
     ldflags.extend(var("LINKFORSHARED"));
     // libpython first, then every archive make linked python.wasm with (MODLIBS: the native
     // libraries and CPython's bundled mpdecimal, expat, HACL; LIBS: wasi-posix).
@@ -114,7 +119,6 @@ pub fn collect(built: &Built) -> Result<Flags> {
         cc: tc.cc.join(" "),
         cc_wraps: tc.wrapped.join(" "),
         cflags,
-        cppflags,
         include_dirs,
         defines,
         ar: tc.ar.join(" "),
@@ -147,14 +151,54 @@ fn sysconfig_vars(python: &Path, data: &Path) -> Result<serde_json::Map<String, 
     value.as_object().cloned().context("the sysconfig data is not a dict")
 }
 
+/// Compiles a C file that uses Python.h and every native library's header with exactly
+/// what `collect` reports, into an archive with the reported `ar`: flags that miss a
+/// directory, a define or the compiler's environment fail here, not in someone's build.
+pub fn self_check(built: &Built, scratch: &Path) -> Result<()> {
+    let flags = collect(built)?;
+    std::fs::create_dir_all(scratch)?;
+    let mut source = String::from("#include <Python.h>\n");
+    let mut uses = vec!["PY_VERSION_HEX".to_owned()];
+    for (library, header, symbol) in [("sqlite3", "sqlite3.h", "SQLITE_VERSION_NUMBER"), ("bz2", "bzlib.h", "BZ_OK + 1"), ("lzma", "lzma.h", "LZMA_VERSION")] {
+        if flags.native_libraries.iter().any(|l| l.library == library) {
+            source.push_str(&format!("#include <{header}>\n"));
+            uses.push(format!("({symbol})"));
+        }
+    }
+    source.push_str(&format!("int pylon_flags_check(void) {{ return Py_IsInitialized() + (int)({}); }}\n", uses.join(" + ")));
+    std::fs::write(scratch.join("check.c"), source)?;
+    let cc: Vec<&str> = flags.cc.split(' ').collect();
+    let mut args: Vec<String> = cc[1..].iter().map(|s| s.to_string()).collect();
+    args.extend(flags.cflags.iter().cloned());
+    args.extend(flags.include_dirs.iter().map(|d| format!("-I{d}")));
+    args.extend(flags.defines.iter().map(|d| format!("-D{d}")));
+    args.extend(["-c".into(), "check.c".into(), "-o".into(), "check.o".into()]);
+    let mut compile = duct::cmd(cc[0], &args).dir(scratch).stderr_to_stdout().stdout_capture().unchecked();
+    for (k, v) in &flags.env {
+        compile = compile.env(k, v);
+    }
+    let out = compile.run()?;
+    ensure!(out.status.success(), "a C file built with `cargo xtask flags` does not compile:\n{}", String::from_utf8_lossy(&out.stdout));
+    let ar: Vec<&str> = flags.ar.split(' ').collect();
+    let mut ar_args: Vec<&str> = ar[1..].to_vec();
+    ar_args.extend(["rcs", "libcheck.a", "check.o"]);
+    duct::cmd(ar[0], &ar_args).dir(scratch).stdout_null().run().context("the reported `ar` failed")?;
+    Ok(())
+}
+
 fn shell_words(words: &[String]) -> String {
     words.iter().map(|w| if w.contains([' ', '"', '\'']) { format!("'{w}'") } else { w.clone() }).collect::<Vec<_>>().join(" ")
 }
 
 /// `cargo xtask flags`.
-pub fn command(args: &BuildArgs, json: bool) -> Result<()> {
+pub fn command(args: &BuildArgs, json: bool, check: bool) -> Result<()> {
     let layout = Layout::from_env()?;
     let built = build::build(&layout, args)?;
+    if check {
+        let scratch = layout.cache.join("flags-check");
+        self_check(&built, &scratch)?;
+        eprintln!("flags: compiled {} against Python.h and the native libraries' headers, archived it with AR", scratch.join("check.c").display());
+    }
     let flags = collect(&built)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&flags.to_json())?);
@@ -164,7 +208,6 @@ pub fn command(args: &BuildArgs, json: bool) -> Result<()> {
     println!("CC={}", flags.cc);
     println!("# CC runs: {}", flags.cc_wraps);
     println!("CFLAGS={}", shell_words(&flags.cflags));
-    println!("CPPFLAGS={}", shell_words(&flags.cppflags));
     println!("INCLUDE_DIRS={}", shell_words(&flags.include_dirs));
     println!("DEFINES={}", shell_words(&flags.defines));
     println!("AR={}", flags.ar);

@@ -45,6 +45,10 @@ pub fn command(with_repro: bool) -> Result<()> {
         bail!("verify failed right after the build");
     }
 
+    let step = Step::start("cargo xtask flags: compile against Python.h and the native libraries' headers with what it reports");
+    crate::commands::flags::self_check(&built, &layout.cache.join("flags-check"))?;
+    step.done();
+
     let runner = runner::build(&layout)?;
     let scratch = smoke_scratch(&layout);
     // Every smoke test on both starts: the snapshot, and the cold core beside it (run
