@@ -44,6 +44,13 @@ assert b.execute("select count(*) from l").fetchone() == (1,)
 a.close()
 b.close()
 
+# A sort bigger than the page cache needs no temporary directory (none is mounted here).
+big = sqlite3.connect(":memory:")
+big.execute("create table t(grp, x, label)")
+big.executemany("insert into t values (?, ?, ?)", ((i % 100, i * 0.5, f"row {i}") for i in range(100_000)))
+assert len(big.execute("select grp, count(*), max(label) from t group by grp order by grp").fetchall()) == 100
+big.close()
+
 # :memory: needs no mount; DB-API behaviour.
 con = sqlite3.connect(":memory:")
 con.row_factory = sqlite3.Row
