@@ -267,10 +267,7 @@ pub fn build(
     // Every flag but the file names: the same for each file of the library.
     let prefix_map = format!("-ffile-prefix-map={}=/native/{}", tree.root.display(), spec.library);
     let own_map = format!("-ffile-prefix-map={}=/pylon/{ext}", ext_dir.display());
-    let mut cflags: Vec<String> = match target {
-        Target::Wasi => toolchain.opt.split_whitespace().map(str::to_owned).collect(),
-        Target::Host => vec!["-O2".to_owned()],
-    };
+    let mut cflags: Vec<String> = cflags_opt(target, toolchain).split_whitespace().map(str::to_owned).collect();
     cflags.extend([prefix_map, own_map]);
     cflags.extend(spec.include.iter().map(|i| format!("-I{}", tree.root.join(i).display())));
     cflags.extend(spec.defines.iter().chain(&extra.defines).map(|d| format!("-D{d}")));
@@ -285,8 +282,14 @@ pub fn build(
     let mut key = StageKey::new("native-library");
     key.add_str("target", target.name()).add_str("compiler", &cc_version).add_str("recipe", RECIPE);
     key.add_str("source", &tree.label);
-    for flag in &cflags {
-        key.add_str("flag", flag);
+    // The recipe, not `cflags`: those name this checkout's and cache's paths, which the
+    // prefix maps keep out of the objects, and must keep out of the key too.
+    key.add_str("opt", &cflags_opt(target, toolchain));
+    for dir in &spec.include {
+        key.add_str("include", dir);
+    }
+    for define in spec.defines.iter().chain(&extra.defines) {
+        key.add_str("define", define);
     }
     for file in &files {
         let path = tree.root.join(file);
@@ -355,6 +358,14 @@ pub fn build(
     prune_siblings(layout, &name, &dir);
     step.done();
     Ok(library)
+}
+
+/// The optimisation flags of `target`: the profile's for the core, `-O2` for the host.
+fn cflags_opt(target: Target, toolchain: &CoreToolchain) -> String {
+    match target {
+        Target::Wasi => toolchain.opt.clone(),
+        Target::Host => "-O2".to_owned(),
+    }
 }
 
 /// Compiles `sources[i]` to `objects[i]` in `dir`, on as many threads as there are cores;
