@@ -17,6 +17,7 @@ use crate::stages::deps::{self, Inputs, remove_dir_if_exists};
 use crate::stages::native;
 use crate::stages::dynlink::{self, Plan};
 use crate::stages::extglue;
+use crate::stages::libpy::{self, Libpy, LibpyInputs};
 use crate::stages::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins, SnapshotRow};
 use crate::stages::snapshot::{self, HashSeed, SnapshotInputs};
 use crate::stages::stdlib::{self, StdlibInputs};
@@ -30,6 +31,8 @@ pub struct Built {
     pub toolchain: CoreToolchain,
     pub libraries: Vec<native::Library>,
     pub wasi: cpython::WasiPython,
+    /// The libpython bundle, in the cache (`build/<profile>/libpy/` is its copy).
+    pub libpy: Libpy,
 }
 
 pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
@@ -62,6 +65,11 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         tree_files: &glue.tree_files,
     };
     let wasi = cpython::wasi(layout, &inputs, &native, &recipe, args.force)?;
+    let libpy = libpy::bundle(
+        layout,
+        &LibpyInputs { profile: args.profile, wasi: &wasi, toolchain: &toolchain, extensions: &glue.modules },
+        args.force,
+    )?;
 
     let stdlib = stdlib::package(
         &layout.cache,
@@ -183,6 +191,14 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         copy_atomic(&library.archive, &to)?;
         artifacts.push(artifact(&format!("native-{}", library.name), &to)?);
     }
+    // The libpython bundle: the whole tree, and each archive, as rows.
+    let libpy_out = out.join(libpy::DIR);
+    sync_tree(&libpy.dir, &libpy_out, &[cpython::STAMP], &[])?;
+    artifacts.push(artifact("libpy", &libpy_out)?);
+    for archive in libpy.layout.archives(true).into_iter().chain([libpy.layout.main.as_str(), libpy.layout.inittab_core.as_str()]) {
+        let name = archive.trim_start_matches("lib/").trim_end_matches(".a");
+        artifacts.push(artifact(&format!("libpy-{name}"), &libpy_out.join(archive))?);
+    }
     let mut cap_rows = Vec::new();
     for cap in &all_caps {
         let artifact = match components.iter().position(|c| c.name == cap.name) {
@@ -265,7 +281,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         started.elapsed().as_secs_f64(),
         manifest_path.display()
     );
-    Ok(Built { inputs, native_python: native.exe, manifest, toolchain, libraries, wasi })
+    Ok(Built { inputs, native_python: native.exe, manifest, toolchain, libraries, wasi, libpy })
 }
 
 fn remove_file_if_exists(path: &Path) -> Result<()> {
@@ -346,7 +362,8 @@ fn core_component(
         .add_str("recipe", component::RECIPE);
     for cap in caps {
         for file in walk_files(&cap.wit_dir())? {
-            key.add_str("wit", &file.display().to_string()).add("contents", &fs::read(&file)?);
+            let rel = file.strip_prefix(&layout.root).unwrap_or(&file);
+            key.add_str("wit", &rel.display().to_string()).add("contents", &fs::read(&file)?);
         }
         key.add_str("exports", &cap.exports.join(","));
     }

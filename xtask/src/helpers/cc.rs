@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 /// Changing what the wrapper does must rebuild CPython: this is part of the stage key.
 pub const WRAPPER_RECIPE: &str =
-    "zig-cc v2: -target wasm32-wasi; drop -Wl,--stack-first and --target=*; DATE/TIME from SOURCE_DATE_EPOCH";
+    "zig-cc v3: -target wasm32-wasi; drop -Wl,--stack-first and --target=*; DATE/TIME from SOURCE_DATE_EPOCH; zig's dir mapped to /zig";
 
 /// Set by the cpython stage in the environment of configure and make, and by `caps::build`.
 pub const ZIG_ENV: &str = "PYLON_ZIG";
@@ -63,6 +63,12 @@ pub fn zig_cc(args: Vec<OsString>) -> ExitCode {
     // not know: its objects for wasm32-wasi link into the Rust wasip2 component as they are.
     full.extend(args.iter().filter(|a| *a != "-Wl,--stack-first" && !a.to_string_lossy().starts_with("--target=")).cloned());
     if args.iter().any(|a| a == "-c") {
+        // zig's own headers (wasi-libc's, clang's) are named in the debug info by where zig
+        // was unpacked, a path of this checkout's cache: named /zig instead, before the
+        // caller's own maps.
+        if let Some(dir) = std::path::Path::new(&zig).parent() {
+            full.insert(3, format!("-ffile-prefix-map={}=/zig", dir.display()).into());
+        }
         // zig rejects __DATE__/__TIME__ (-Wdate-time); CPython takes DATE/TIME macros
         // instead, which also makes the build info reproducible.
         let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or(0);

@@ -36,11 +36,17 @@ pub fn sha256_reader(mut reader: impl Read) -> std::io::Result<String> {
 
 /// The identity of a stage's inputs: every part is length-prefixed and labelled, so no
 /// two different input sets hash alike. A stage's output directory is named by it.
-pub struct StageKey(Sha256);
+///
+/// `PYLON_STAGE_KEY_LOG=<file>` appends every part to that file (long values as their
+/// sha256): diffing two checkouts' logs shows which input made their keys differ.
+pub struct StageKey(Sha256, Option<std::fs::File>);
 
 impl StageKey {
     pub fn new(stage: &str) -> StageKey {
-        let mut key = StageKey(Sha256::new());
+        let log = std::env::var_os("PYLON_STAGE_KEY_LOG")
+            .filter(|p| !p.is_empty())
+            .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        let mut key = StageKey(Sha256::new(), log);
         key.add("stage", stage.as_bytes());
         key
     }
@@ -50,6 +56,14 @@ impl StageKey {
             self.0.update((part.len() as u64).to_le_bytes());
             self.0.update(part);
         }
+        if let Some(log) = &mut self.1 {
+            use std::io::Write;
+            let shown = match std::str::from_utf8(value) {
+                Ok(text) if text.len() <= 400 => text.to_owned(),
+                _ => format!("<{} bytes, sha256 {}>", value.len(), hex(&Sha256::digest(value))),
+            };
+            writeln!(log, "{label}: {shown}").ok();
+        }
         self
     }
 
@@ -58,7 +72,12 @@ impl StageKey {
     }
 
     pub fn finish(self) -> String {
-        hex(&self.0.finalize())
+        let key = hex(&self.0.finalize());
+        if let Some(mut log) = self.1 {
+            use std::io::Write;
+            writeln!(log, "=> {key}\n").ok();
+        }
+        key
     }
 }
 

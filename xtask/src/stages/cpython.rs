@@ -5,7 +5,7 @@
 //! the sha256 of all its inputs; a stamp written last marks it complete, so an interrupted
 //! or failed build is never used and is simply redone.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use duct::cmd;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use crate::helpers::progress::{self, Step};
 use crate::stages::deps::{Inputs, remove_dir_if_exists};
 use crate::stages::native::{self, Library};
 
-const STAMP: &str = ".pylon-stage-complete";
+pub(crate) const STAMP: &str = ".pylon-stage-complete";
 
 /// pylon's additions to wasi-libc for CPython (the sandbox identity, a network-less
 /// `<netdb.h>`, a recorded umask): a directory of the repository, copied into the WASI tree under this name.
@@ -348,21 +348,46 @@ fn check_wasi_posix_found(dir: &Path) -> Result<()> {
 /// The sysconfig data module of the WASI build, as named by CPython.
 pub const SYSCONFIGDATA: &str = "_sysconfigdata__wasi_wasm32-wasi.py";
 
-fn stage_dir(layout: &Layout, name: &str, key: &str) -> PathBuf {
+/// Variables of a configured tree's Makefile, as make itself expands them. The sysconfig data
+/// cannot stand in: its parser keeps only the first line of a `\`-continued value
+/// (`LIBRARY_OBJS` there is a lone backslash).
+pub fn make_vars(tree: &Path, names: &[&str]) -> Result<std::collections::BTreeMap<String, String>> {
+    const MARK: &str = "pylon-make-var ";
+    // In the recipe, which make expands after reading every makefile (`--eval` text is read first).
+    let infos: String = names.iter().map(|n| format!("$(info {MARK}{n}=$({n}))")).collect();
+    let eval = format!("pylon-print-vars: ; @:{infos}");
+    let text = cmd!("make", "-s", "--no-print-directory", format!("--eval={eval}"), "pylon-print-vars")
+        .dir(tree)
+        .env_remove("MAKEFLAGS")
+        .read()
+        .with_context(|| format!("cannot read Makefile variables of {}", tree.display()))?;
+    let mut vars = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some((name, value)) = line.strip_prefix(MARK).and_then(|l| l.split_once('=')) {
+            vars.insert(name.to_owned(), value.trim().to_owned());
+        }
+    }
+    for name in names {
+        ensure!(vars.contains_key(*name), "make printed no value for {name} in {}", tree.display());
+    }
+    Ok(vars)
+}
+
+pub(crate) fn stage_dir(layout: &Layout, name: &str, key: &str) -> PathBuf {
     layout.cache.join(format!("{name}-{}", &key[..16]))
 }
 
-fn is_complete(dir: &Path, key: &str) -> bool {
+pub(crate) fn is_complete(dir: &Path, key: &str) -> bool {
     fs::read_to_string(dir.join(STAMP)).is_ok_and(|s| s.trim() == key)
 }
 
-fn mark_complete(dir: &Path, key: &str) -> Result<()> {
+pub(crate) fn mark_complete(dir: &Path, key: &str) -> Result<()> {
     fs::write(dir.join(STAMP), format!("{key}\n")).context("cannot write the stage stamp")
 }
 
 /// Old builds of a stage are dead weight (hundreds of MB each): once a new one is complete,
 /// keep it and the most recent other one (switching between two cap sets stays cheap).
-fn prune_siblings(layout: &Layout, name: &str, keep: &Path) {
+pub(crate) fn prune_siblings(layout: &Layout, name: &str, keep: &Path) {
     let prefix = format!("{name}-");
     let Ok(entries) = fs::read_dir(&layout.cache) else { return };
     let mut others: Vec<(std::time::SystemTime, PathBuf)> = entries

@@ -1,6 +1,6 @@
 //! The build pipeline, one module per stage, in the order data flows:
 //!
-//! `deps → native → cpython (+ native build python) → stdlib → snapshot → caps → extglue → component → dynlink →
+//! `deps → native → cpython (+ native build python) → libpy → stdlib → snapshot → caps → extglue → component → dynlink →
 //! compose → manifest`
 //!
 //! Each stage takes typed inputs, writes one output (a cache directory or file named by
@@ -22,6 +22,9 @@ pub mod snapshot;
 pub mod caps;
 /// The CPython side of each cap: generated C glue (`gen/`) from its WIT.
 pub mod extglue;
+/// The libpython bundle: libpython without its inittab, the inittabs, each extension's
+/// archive, headers, a pyo3 config; for Rust guests and relinked cores.
+pub mod libpy;
 /// A core module made a component (wit-component and the preview1 adapter).
 pub mod component;
 /// The dynlink linker, generated from `caps/dynlink/plan.toml`.

@@ -247,7 +247,7 @@ pub fn c_files(spec: &NativeSpec, tree: &Path) -> Result<Vec<String>> {
 }
 
 /// Changing how libraries are compiled must rebuild them: part of every key.
-const RECIPE: &str = "native v1: each file -c with the target's flags, -I include dirs, -D defines; ar rcsD";
+const RECIPE: &str = "native v2: each file -c with the target's flags, the cache, the sources and the extension mapped to stable paths, -I include dirs, -D defines; ar rcsD";
 
 /// Compiles the library of extension `ext` (in `ext_dir`) for `target` into its cached stage.
 pub fn build(
@@ -268,7 +268,8 @@ pub fn build(
     let prefix_map = format!("-ffile-prefix-map={}=/native/{}", tree.root.display(), spec.library);
     let own_map = format!("-ffile-prefix-map={}=/pylon/{ext}", ext_dir.display());
     let mut cflags: Vec<String> = cflags_opt(target, toolchain).split_whitespace().map(str::to_owned).collect();
-    cflags.extend([prefix_map, own_map]);
+    // The cache first: the compiler's working directory (this stage's pending dir) is in it.
+    cflags.extend([format!("-ffile-prefix-map={}=/pylon-cache", layout.cache.display()), prefix_map, own_map]);
     cflags.extend(spec.include.iter().map(|i| format!("-I{}", tree.root.join(i).display())));
     cflags.extend(spec.defines.iter().chain(&extra.defines).map(|d| format!("-D{d}")));
     let (cc, ar, cc_version) = match target {
