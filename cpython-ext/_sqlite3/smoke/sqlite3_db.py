@@ -107,7 +107,9 @@ third = sqlite3.connect(":memory:")
 third.deserialize(image)
 assert third.execute("select count(*) from d").fetchone() == (1,)
 
-# Callbacks from SQLite into Python run inside sqlite3_step.
+# Callbacks from SQLite into Python run inside sqlite3_step. (Plain tuples again: a Row never
+# equals a tuple.)
+con.row_factory = None
 con.create_function("twice", 1, lambda x: 2 * x, deterministic=True)
 assert con.execute("select twice(21), twice('ab')").fetchone() == (42, "abab")
 
@@ -156,12 +158,12 @@ def authorizer(action, arg1, arg2, db_name, trigger):
     return sqlite3.SQLITE_DENY if arg1 == "secret" else sqlite3.SQLITE_OK
 
 
-con.set_authorizer(authorizer)
 con.execute("create table secret(x)")
+con.set_authorizer(authorizer)
 try:
     con.execute("select * from secret")
 except sqlite3.DatabaseError as e:
-    assert "not authorized" in str(e), e
+    assert "access to secret.x is prohibited" in str(e), e
 else:
     raise AssertionError("the authorizer was not asked")
 con.set_authorizer(None)

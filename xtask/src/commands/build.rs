@@ -196,7 +196,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     sync_tree(&libpy.dir, &libpy_out, &[cpython::STAMP], &[])?;
     artifacts.push(artifact("libpy", &libpy_out)?);
     for archive in libpy.layout.archives(true).into_iter().chain([libpy.layout.main.as_str(), libpy.layout.inittab_core.as_str()]) {
-        let name = archive.trim_start_matches("lib/").trim_end_matches(".a");
+        let name = archive.trim_start_matches("lib/").trim_end_matches(".a").trim_end_matches(".o");
         artifacts.push(artifact(&format!("libpy-{name}"), &libpy_out.join(archive))?);
     }
     let mut cap_rows = Vec::new();

@@ -32,7 +32,7 @@ pub const PYO3_CONFIG: &str = "pyo3-config.txt";
 pub const LIB_NAME: &str = "python3.13";
 
 /// Changing how the bundle is made must remake it: part of the stage key.
-const RECIPE: &str = "libpy v1: LIBRARY_OBJS minus Modules/config.o and the extensions' objects; one archive per extension; \
+const RECIPE: &str = "libpy v2: main as an object; LIBRARY_OBJS minus Modules/config.o and the extensions' objects; one archive per extension; \
 inittab with every extension and with CPython's own modules (PY_CORE_CFLAGS); Include/ and pyconfig.h";
 
 /// What goes into the bundle.
@@ -58,7 +58,9 @@ pub struct Libpy {
 pub struct BundleLayout {
     /// libpython without the inittab and the extensions.
     pub libpython: String,
-    /// `main()` (make's `Programs/python.o`), for relinking the core itself.
+    /// `main()` (make's `Programs/python.o`), for relinking the core itself. An object, not
+    /// an archive: wasi-libc's `__main_void` names `__main_argc_argv` weakly, and a weak
+    /// reference pulls no archive member (the link succeeds, without CPython).
     pub main: String,
     /// The inittab with every extension of this build: the core's.
     pub inittab: String,
@@ -219,13 +221,13 @@ fn write_bundle(inputs: &LibpyInputs, out: &Path) -> Result<BundleLayout> {
 
     let mut layout = BundleLayout {
         libpython: format!("lib/lib{LIB_NAME}.a"),
-        main: "lib/libpylon-main.a".to_owned(),
+        main: "lib/pylon-main.o".to_owned(),
         inittab: "lib/libpylon-inittab.a".to_owned(),
         inittab_core: "lib/libpylon-inittab-core.a".to_owned(),
         ..BundleLayout::default()
     };
     ar(&out.join(&layout.libpython), &core_objects)?;
-    ar(&out.join(&layout.main), &["Programs/python.o".to_owned()])?;
+    fs::copy(tree.join("Programs/python.o"), out.join(&layout.main)).context("the WASI build has no Programs/python.o")?;
     ar(&out.join(&layout.inittab), &[CONFIG_OBJECT.to_owned()])?;
     for (module, objects) in &ext_objects {
         let archive = format!("lib/libpylon-ext-{module}.a");
