@@ -60,10 +60,7 @@ pub fn find_component(explicit: Option<&str>) -> Result<Component> {
             }
         }
     };
-    let stdlib = wasm
-        .parent()
-        .map(|d| d.join("lib"))
-        .unwrap_or_else(|| PathBuf::from("lib"));
+    let stdlib = stdlib_for(&wasm);
     if !stdlib.is_dir() {
         bail!(
             "the Python stdlib is missing: expected directory {} next to {}; \
@@ -83,6 +80,20 @@ pub fn find_component(explicit: Option<&str>) -> Result<Component> {
         cold,
     })
 }
+
+/// `lib/` beside the component; for a Rust guest in `build/<profile>/guests/` (it embeds
+/// CPython itself), the `lib/` of the build it was linked from.
+fn stdlib_for(wasm: &Path) -> PathBuf {
+    let Some(dir) = wasm.parent() else { return PathBuf::from("lib") };
+    let beside = dir.join("lib");
+    match dir.parent() {
+        Some(build) if !beside.is_dir() && dir.file_name() == Some(GUESTS_DIR.as_ref()) => build.join("lib"),
+        _ => beside,
+    }
+}
+
+/// Where `cargo xtask build` puts the Rust guests (xtask/src/stages/guests.rs).
+pub const GUESTS_DIR: &str = "guests";
 
 fn existing_file(p: &Path, source: &str) -> Result<PathBuf> {
     match p.canonicalize() {
@@ -135,6 +146,19 @@ mod tests {
 
         let missing = find_component(Some("/nonexistent/pylon.wasm")).unwrap_err();
         assert!(format!("{missing:#}").contains("at /nonexistent/pylon.wasm (from --wasm)"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_guest_uses_the_stdlib_of_its_build() {
+        let root = env::temp_dir().join(format!("pylon-locate-guest-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("release/lib")).unwrap();
+        std::fs::create_dir_all(root.join("release/guests")).unwrap();
+        std::fs::create_dir_all(root.join("other")).unwrap();
+        assert_eq!(stdlib_for(&root.join("release/guests/g.wasm")), root.join("release/lib"));
+        assert_eq!(stdlib_for(&root.join("release/pylon.wasm")), root.join("release/lib"));
+        // Only a directory named for the guests falls back to its parent's lib/.
+        assert_eq!(stdlib_for(&root.join("other/g.wasm")), root.join("other/lib"));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

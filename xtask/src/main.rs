@@ -139,6 +139,12 @@ fn parse_kind(s: &str) -> Result<caps::Kind, String> {
 }
 
 fn main() -> ExitCode {
+    // Called by rustc as a Rust guest's linker, through a link named for the cc flavor.
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name().is_some_and(|f| f == helpers::cc::GUEST_LINKER_NAME) {
+        return helpers::cc::guest_link(argv.collect());
+    }
     let cli = Cli::parse();
     let result: Result<ExitCode> = match cli.task {
         Task::ZigCc { args } => return helpers::cc::zig_cc(args),

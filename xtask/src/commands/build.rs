@@ -17,6 +17,7 @@ use crate::stages::deps::{self, Inputs, remove_dir_if_exists};
 use crate::stages::native;
 use crate::stages::dynlink::{self, Plan};
 use crate::stages::extglue;
+use crate::stages::guests::{self, GuestInputs};
 use crate::stages::libpy::{self, Libpy, LibpyInputs};
 use crate::stages::manifest::{Artifact, CapRow, DynlinkRow, Manifest, Pins, SnapshotRow};
 use crate::stages::snapshot::{self, HashSeed, SnapshotInputs};
@@ -33,6 +34,10 @@ pub struct Built {
     pub wasi: cpython::WasiPython,
     /// The libpython bundle, in the cache (`build/<profile>/libpy/` is its copy).
     pub libpy: Libpy,
+    /// Each Rust guest and its component in `build/<profile>/guests/`.
+    pub guests: Vec<(String, PathBuf)>,
+    /// The environment the guests were built with (`cargo xtask flags`).
+    pub guest_env: Vec<(String, String)>,
 }
 
 pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
@@ -199,6 +204,16 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         let name = archive.trim_start_matches("lib/").trim_end_matches(".a").trim_end_matches(".o");
         artifacts.push(artifact(&format!("libpy-{name}"), &libpy_out.join(archive))?);
     }
+    // The Rust guests of examples/, linked against that copy of the bundle.
+    let guest_list = guests::discover(&layout.root)?;
+    let guest_inputs = GuestInputs { profile: args.profile, libpy_dir: &libpy_out, zig: &inputs.zig };
+    let built_guests = guests::build(layout, &guest_list, &guest_inputs)?;
+    let guest_env = guests::cargo_env(layout, &guest_inputs)?;
+    let mut guest_files = Vec::new();
+    for (guest, file) in built_guests.iter().zip(guests::install(&out, &built_guests)?) {
+        artifacts.push(artifact(&format!("guest-{}", guest.name), &file)?);
+        guest_files.push((guest.name.clone(), file));
+    }
     let mut cap_rows = Vec::new();
     for cap in &all_caps {
         let artifact = match components.iter().position(|c| c.name == cap.name) {
@@ -281,7 +296,7 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
         started.elapsed().as_secs_f64(),
         manifest_path.display()
     );
-    Ok(Built { inputs, native_python: native.exe, manifest, toolchain, libraries, wasi, libpy })
+    Ok(Built { inputs, native_python: native.exe, manifest, toolchain, libraries, wasi, libpy, guests: guest_files, guest_env })
 }
 
 fn remove_file_if_exists(path: &Path) -> Result<()> {

@@ -29,6 +29,11 @@ pub struct Flags {
     pub archives: Vec<String>,
     pub env: Vec<(String, String)>,
     pub native_libraries: Vec<NativeRow>,
+    /// How a Rust guest links against the libpython bundle: the environment of its
+    /// `cargo build --target wasm32-wasip1` (linker, RUSTFLAGS, PYO3_CONFIG_FILE, ...).
+    pub rust_guest_env: Vec<(String, String)>,
+    /// The libpython bundle in the cache and its stage key (`build/<profile>/libpy` is a copy).
+    pub libpy_bundle: (String, String),
 }
 
 #[derive(Debug)]
@@ -55,11 +60,15 @@ impl Flags {
             .collect();
         let env: serde_json::Map<String, serde_json::Value> =
             self.env.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect();
+        let guest_env: serde_json::Map<String, serde_json::Value> =
+            self.rust_guest_env.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect();
         serde_json::json!({
             "profile": self.profile, "cc": self.cc, "cc_wraps": self.cc_wraps, "cflags": self.cflags,
             "include_dirs": self.include_dirs, "defines": self.defines,
             "ar": self.ar, "ldflags": self.ldflags, "archives": self.archives, "env": env,
             "native_libraries": libraries,
+            "rust_guest": { "target": crate::stages::guests::TARGET, "env": guest_env },
+            "libpy": { "dir": self.libpy_bundle.0, "key": self.libpy_bundle.1 },
         })
     }
 }
@@ -137,6 +146,8 @@ pub fn collect(built: &Built) -> Result<Flags> {
                 cflags: l.cflags.clone(),
             })
             .collect(),
+        rust_guest_env: built.guest_env.clone(),
+        libpy_bundle: (built.libpy.dir.display().to_string(), built.libpy.key.clone()),
     })
 }
 
@@ -219,5 +230,10 @@ pub fn command(args: &BuildArgs, json: bool, check: bool) -> Result<()> {
     for l in &flags.native_libraries {
         println!("# {} over lib{}.a ({}): {}", l.module, l.library, l.source, l.archive);
     }
+    println!("# A Rust guest (pyo3) against the libpython bundle: `cargo build --target {}` with", crate::stages::guests::TARGET);
+    for (k, v) in &flags.rust_guest_env {
+        println!("{k}={v}");
+    }
+    println!("# libpython bundle {} (stage key {})", flags.libpy_bundle.0, flags.libpy_bundle.1);
     Ok(())
 }

@@ -80,6 +80,7 @@ pub fn command(with_repro: bool) -> Result<()> {
     sandbox::snapshot_check(&runner, &wasm, &layout.cache.join("sandbox-snapshot"))?;
     sandbox::check(&runner, &wasm, &layout.cache.join("sandbox"))?;
     embed_kv_check(&layout, &wasm)?;
+    guests_check(&runner, &built)?;
     mux_schemes_check(&layout, &runner, &wasm)?;
     dynlink_swap_check(&layout, &built, &runner)?;
     let step = Step::start(format!("fuzz every cap: {} random calls each, seed {}", fuzz::CI_CALLS, fuzz::CI_SEED));
@@ -116,6 +117,28 @@ fn embed_kv_check(layout: &Layout, wasm: &Path) -> Result<()> {
         out.status
     );
     step.done();
+    Ok(())
+}
+
+/// Each Rust guest of examples/ under the runner (which gives it the stdlib of its build):
+/// it prints what it checked and `<name>: ok` last when every check held.
+fn guests_check(runner: &Path, built: &build::Built) -> Result<()> {
+    ensure!(!built.guests.is_empty(), "no Rust guest was built (examples/pyo3-person declares one)");
+    for (name, wasm) in &built.guests {
+        let step = Step::start(format!("guest {name}: pylon --wasm {}", wasm.display()));
+        let out = cmd!(runner, "--wasm", wasm).stderr_to_stdout().stdout_capture().unchecked().run()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            println!("    {line}");
+        }
+        let ok = crate::stages::guests::ok_line(name);
+        ensure!(
+            out.status.success() && text.lines().last() == Some(ok.as_str()),
+            "guest {name} failed ({}): its last line is not `{ok}`",
+            out.status
+        );
+        step.done();
+    }
     Ok(())
 }
 

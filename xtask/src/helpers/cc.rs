@@ -52,6 +52,40 @@ impl CoreToolchain {
     }
 }
 
+/// The file name the guest stage gives this binary (a link in the cache) as rustc's linker
+/// for Rust guests: rustc infers the cc linker flavor from a name ending in `-clang` (a
+/// flavor flag would be unstable), and `main` dispatches on it to [`guest_link`].
+pub const GUEST_LINKER_NAME: &str = "pylon-wasm32-wasi-clang";
+
+/// Changing what the guest linker does must relink the guests: part of their stage key.
+pub const GUEST_LINKER_RECIPE: &str = "guest-link v1: zig cc -target wasm32-wasi; drop --target=*, -Wl,--no-demangle, -Wl,--stack-first";
+
+/// rustc's link of a Rust guest against zig's wasi-libc (`-Clink-self-contained=no`), the
+/// libc the core and its libpython were built with: `zig cc` without the flags rustc passes
+/// to clang that zig rejects (`--target=wasm32-wasip1`, `-Wl,--no-demangle`).
+pub fn guest_link(args: Vec<OsString>) -> ExitCode {
+    let Some(zig) = std::env::var_os(ZIG_ENV) else {
+        eprintln!("{GUEST_LINKER_NAME}: ${ZIG_ENV} is not set (this linker is run by rustc for `cargo xtask build`'s guests)");
+        return ExitCode::from(2);
+    };
+    let mut full: Vec<OsString> = vec!["cc".into(), "-target".into(), "wasm32-wasi".into()];
+    full.extend(args.into_iter().filter(|a| {
+        let a = a.to_string_lossy();
+        a != "-Wl,--no-demangle" && a != "-Wl,--stack-first" && !a.starts_with("--target=")
+    }));
+    run_zig(&zig, full)
+}
+
+fn run_zig(zig: &std::ffi::OsStr, args: Vec<OsString>) -> ExitCode {
+    match duct::cmd(zig, args).unchecked().run() {
+        Ok(out) => ExitCode::from(out.status.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(err) => {
+            eprintln!("xtask zig-cc: cannot run zig: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 pub fn zig_cc(args: Vec<OsString>) -> ExitCode {
     let Some(zig) = std::env::var_os(ZIG_ENV) else {
         eprintln!("xtask zig-cc: ${ZIG_ENV} is not set (this wrapper is run by the CPython build)");
@@ -76,13 +110,7 @@ pub fn zig_cc(args: Vec<OsString>) -> ExitCode {
         full.push(format!("-DDATE=\"{date}\"").into());
         full.push(format!("-DTIME=\"{time}\"").into());
     }
-    match duct::cmd(zig, full).unchecked().run() {
-        Ok(out) => ExitCode::from(out.status.code().unwrap_or(1).clamp(0, 255) as u8),
-        Err(err) => {
-            eprintln!("xtask zig-cc: cannot run zig: {err}");
-            ExitCode::from(2)
-        }
-    }
+    run_zig(&zig, full)
 }
 
 /// `__DATE__`/`__TIME__`-style strings (`Jan  1 2025`, `00:00:00`) for a Unix time.

@@ -1,6 +1,6 @@
 //! The build pipeline, one module per stage, in the order data flows:
 //!
-//! `deps → native → cpython (+ native build python) → libpy → stdlib → snapshot → caps → extglue → component → dynlink →
+//! `deps → native → cpython (+ native build python) → libpy → guests → stdlib → snapshot → caps → extglue → component → dynlink →
 //! compose → manifest`
 //!
 //! Each stage takes typed inputs, writes one output (a cache directory or file named by
@@ -25,6 +25,8 @@ pub mod extglue;
 /// The libpython bundle: libpython without its inittab, the inittabs, each extension's
 /// archive, headers, a pyo3 config; for Rust guests and relinked cores.
 pub mod libpy;
+/// Rust guests under `examples/` that embed CPython through the libpython bundle.
+pub mod guests;
 /// A core module made a component (wit-component and the preview1 adapter).
 pub mod component;
 /// The dynlink linker, generated from `caps/dynlink/plan.toml`.
