@@ -49,6 +49,7 @@ pub fn command(with_repro: bool) -> Result<()> {
     crate::commands::flags::self_check(&built, &layout.cache.join("flags-check"))?;
     step.done();
 
+    relink_check(&layout, &built)?;
     let runner = runner::build(&layout)?;
     let scratch = smoke_scratch(&layout);
     // Every smoke test on both starts: the snapshot, and the cold core beside it (run
@@ -118,6 +119,60 @@ fn embed_kv_check(layout: &Layout, wasm: &Path) -> Result<()> {
     );
     step.done();
     Ok(())
+}
+
+/// The libpython bundle relinks the core: linked from `build/release/libpy` alone with the
+/// core's compiler, a `python.wasm` imports and exports exactly what make's does (the
+/// out-of-tree caps' relinked cores start from this link).
+fn relink_check(layout: &Layout, built: &build::Built) -> Result<()> {
+    let step = Step::start("relink the core from the libpython bundle; compare its imports and exports with make's python.wasm");
+    let bundle = layout.profile_dir(Profile::Release).join(crate::stages::libpy::DIR);
+    let out = layout.cache.join("relink-check").join("python.wasm");
+    let started = std::time::Instant::now();
+    crate::stages::libpy::relink(&bundle, &built.toolchain, None, &[], &out)?;
+    let link_time = started.elapsed();
+    let (relinked, made) = (interface_of(&out)?, interface_of(&built.wasi.python_wasm)?);
+    ensure!(
+        relinked == made,
+        "the core relinked from {} differs from make's {}:\n  relinked: {relinked:?}\n  make's:   {made:?}",
+        bundle.display(),
+        built.wasi.python_wasm.display()
+    );
+    println!(
+        "    relinked in {:.2} s: {} imports, {} exports, as make's ({} vs {} bytes: the archives pull only what is referenced)",
+        link_time.as_secs_f64(),
+        made.0.len(),
+        made.1.len(),
+        std::fs::metadata(&out)?.len(),
+        std::fs::metadata(&built.wasi.python_wasm)?.len()
+    );
+    step.done();
+    Ok(())
+}
+
+/// A module's imports (`module.name`) and export names, sorted.
+fn interface_of(wasm: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.with_context(|| format!("cannot parse {}", wasm.display()))? {
+            wasmparser::Payload::ImportSection(section) => {
+                for import in section.into_imports() {
+                    let import = import?;
+                    imports.push(format!("{}.{}", import.module, import.name));
+                }
+            }
+            wasmparser::Payload::ExportSection(section) => {
+                for export in section {
+                    exports.push(export?.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    imports.sort();
+    exports.sort();
+    Ok((imports, exports))
 }
 
 /// Each Rust guest of examples/ under the runner (which gives it the stdlib of its build):

@@ -487,6 +487,37 @@ fn pyo3_config(_layout: &BundleLayout) -> String {
     )
 }
 
+/// Links a core `python.wasm` from the bundle at `dir` with the core's compiler: main,
+/// libpython, the inittab (the bundle's, or `inittab`: an application's own), every
+/// extension's archive and the `extra` archives, the dependencies, the `-l` names and the
+/// core's link flags. A core with more extensions, without recompiling CPython. Written
+/// through a pending file: a failed link leaves nothing at `out`.
+pub fn relink(dir: &Path, toolchain: &CoreToolchain, inittab: Option<&Path>, extra: &[PathBuf], out: &Path) -> Result<()> {
+    let layout = read_layout(dir)?;
+    let mut args: Vec<std::ffi::OsString> = toolchain.cc[1..].iter().map(Into::into).collect();
+    args.extend(layout.link_args.iter().map(Into::into));
+    let pending = crate::helpers::digest::pending_path(out);
+    args.extend(["-o".into(), pending.clone().into_os_string(), dir.join(&layout.main).into_os_string(), dir.join(&layout.libpython).into_os_string()]);
+    args.push(inittab.map_or_else(|| dir.join(&layout.inittab), Path::to_path_buf).into_os_string());
+    args.extend(layout.extensions.iter().map(|(_, a)| dir.join(a).into_os_string()));
+    args.extend(extra.iter().map(|a| a.clone().into_os_string()));
+    args.extend(layout.dependencies.iter().map(|a| dir.join(a).into_os_string()));
+    args.extend(layout.system_libs.iter().map(|l| format!("-l{l}").into()));
+    if let Some(parent) = out.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut cmd = duct::cmd(&toolchain.cc[0], args).stderr_capture().stdout_capture().unchecked();
+    for (k, v) in &toolchain.env {
+        cmd = cmd.env(k, v);
+    }
+    let result = cmd.run().context("cannot run the core's compiler to link")?;
+    if !result.status.success() {
+        let _ = fs::remove_file(&pending);
+        bail!("linking {} from the bundle {} failed:\n{}", out.display(), dir.display(), String::from_utf8_lossy(&result.stderr).trim_end());
+    }
+    fs::rename(&pending, out).with_context(|| format!("cannot move into {}", out.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
