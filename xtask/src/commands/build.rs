@@ -206,9 +206,8 @@ pub fn build(layout: &Layout, args: &BuildArgs) -> Result<Built> {
     }
     // The Rust guests of examples/, linked against that copy of the bundle.
     let guest_list = guests::discover(&layout.root)?;
-    let guest_inputs = GuestInputs { profile: args.profile, libpy_dir: &libpy_out, zig: &inputs.zig };
-    let built_guests = guests::build(layout, &guest_list, &guest_inputs)?;
-    let guest_env = guests::cargo_env(layout, &guest_inputs)?;
+    let guest_env = guests::cargo_env(layout, &GuestInputs { libpy_dir: &libpy_out, zig: &inputs.zig })?;
+    let built_guests = guests::build(layout, &guest_list, args.profile, &guest_env)?;
     let mut guest_files = Vec::new();
     for (guest, file) in built_guests.iter().zip(guests::install(&out, &built_guests)?) {
         artifacts.push(artifact(&format!("guest-{}", guest.name), &file)?);

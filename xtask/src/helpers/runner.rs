@@ -27,6 +27,19 @@ pub fn build(layout: &Layout) -> Result<PathBuf> {
     Ok(target_dir(layout).join("release/pylon"))
 }
 
+/// Where cargo keeps the registry's sources: `$CARGO_HOME`, else `~/.cargo`.
+pub fn cargo_home() -> PathBuf {
+    std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"))
+}
+
+/// rustc flags mapping this checkout and cargo's home out of what it writes (as `/pylon`
+/// and `/cargo`), so that two checkouts build the same bytes.
+pub fn remap_rustflags(layout: &Layout) -> String {
+    format!("--remap-path-prefix={}=/pylon --remap-path-prefix={}=/cargo", layout.root.display(), cargo_home().display())
+}
+
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

@@ -380,14 +380,8 @@ pub fn build(layout: &crate::helpers::layout::Layout, caps: &[Cap], zig: &crate:
     for cap in caps {
         args.extend(["-p".to_owned(), cap.package.clone()]);
     }
-    let cargo_home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
-    let rustflags = format!(
-        "--remap-path-prefix={}=/pylon --remap-path-prefix={}=/cargo",
-        layout.root.display(),
-        cargo_home.display()
-    );
+    let cargo_home = crate::helpers::runner::cargo_home();
+    let rustflags = crate::helpers::runner::remap_rustflags(layout);
     let xtask = std::env::current_exe().context("cannot find the xtask binary for the zig-cc wrapper")?;
     let cflags = format!(
         "-ffile-prefix-map={}=/pylon -ffile-prefix-map={}=/cargo",

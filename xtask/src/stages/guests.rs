@@ -72,7 +72,6 @@ pub fn discover(root: &Path) -> Result<Vec<Guest>> {
 /// What building the guests needs: the bundle they link (its copy in `build/<profile>/libpy`,
 /// the directory `pylon-libpy` reads) and the pinned zig.
 pub struct GuestInputs<'a> {
-    pub profile: Profile,
     pub libpy_dir: &'a Path,
     pub zig: &'a Zig,
 }
@@ -87,14 +86,7 @@ pub struct BuiltGuest {
 /// linker, rustc's flags, pyo3's config and the bundle (`cargo xtask flags` prints it, so a
 /// guest built by hand links the same way).
 pub fn cargo_env(layout: &Layout, inputs: &GuestInputs) -> Result<Vec<(String, String)>> {
-    let cargo_home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
-    let rustflags = format!(
-        "-Clink-self-contained=no --remap-path-prefix={}=/pylon --remap-path-prefix={}=/cargo",
-        layout.root.display(),
-        cargo_home.display()
-    );
+    let rustflags = format!("-Clink-self-contained=no {}", crate::helpers::runner::remap_rustflags(layout));
     let mut env = vec![
         ("CARGO_TARGET_WASM32_WASIP1_LINKER".to_owned(), linker_link(layout)?.display().to_string()),
         ("CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS".to_owned(), rustflags),
@@ -108,13 +100,10 @@ pub fn cargo_env(layout: &Layout, inputs: &GuestInputs) -> Result<Vec<(String, S
     Ok(env)
 }
 
-/// Builds each guest with cargo (incremental: its own target dir `target/guests`), then makes
-/// its module a component, cached by the module's sha256 and the adapter's recipe.
-pub fn build(layout: &Layout, guests: &[Guest], inputs: &GuestInputs) -> Result<Vec<BuiltGuest>> {
-    if guests.is_empty() {
-        return Ok(vec![]);
-    }
-    let env = cargo_env(layout, inputs)?;
+/// Builds each guest with cargo in the environment `env` ([`cargo_env`]; incremental: its
+/// own target dir `target/guests`), then makes its module a component, cached by the
+/// module's sha256 and the adapter's recipe.
+pub fn build(layout: &Layout, guests: &[Guest], profile: Profile, env: &[(String, String)]) -> Result<Vec<BuiltGuest>> {
     let target_dir = crate::helpers::runner::target_dir(layout).join("guests");
     let mut built = Vec::new();
     for guest in guests {
@@ -129,13 +118,13 @@ pub fn build(layout: &Layout, guests: &[Guest], inputs: &GuestInputs) -> Result<
         .dir(dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR");
-        for (k, v) in &env {
+        for (k, v) in env {
             cmd = cmd.env(k, v);
         }
         cmd.stdout_to_stderr().run().with_context(|| format!("building the guest `{}` ({}) failed", guest.name, guest.manifest.display()))?;
         let module = target_dir.join(TARGET).join("release").join(format!("{}.wasm", guest.name));
         ensure!(module.is_file(), "guest `{}`: cargo did not produce {}", guest.name, module.display());
-        let component = componentize(layout, &guest.name, &module, inputs.profile)?;
+        let component = componentize(layout, &guest.name, &module, profile)?;
         step.done();
         built.push(BuiltGuest { name: guest.name.clone(), component });
     }
